@@ -1,0 +1,184 @@
+"""Activations by Keras name: functions for tensors and ``torch.nn`` modules for models.
+
+``get(name)`` returns the function (``nnkit.activations.relu(x)`` works as in Keras);
+``module(identifier)`` returns a module a model can hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nnkit.registry import Registry
+
+ACTIVATIONS: Registry[tuple[Callable[[Tensor], Tensor], Callable[[], nn.Module]]] = Registry("activation")
+
+
+class Exponential(nn.Module):
+    """``exp(x)``, an activation torch has no module for."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.exp(x)
+
+
+class Function(nn.Module):
+    """Wraps a plain callable so a model can hold it as a module."""
+
+    def __init__(self, fn: Callable[[Tensor], Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fn(x)
+
+    def extra_repr(self) -> str:
+        return getattr(self.fn, "__name__", repr(self.fn))
+
+
+def _register(name: str, fn: Callable[..., Tensor], make: Callable[[], nn.Module], aliases=()) -> None:
+    ACTIVATIONS.add(name, (fn, make), aliases)
+
+
+def linear(x: Tensor) -> Tensor:
+    """Identity."""
+    return x
+
+
+def relu(x: Tensor) -> Tensor:
+    """``max(x, 0)``."""
+    return F.relu(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))``."""
+    return torch.sigmoid(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return torch.tanh(x)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Softmax over ``axis`` (the last one by default)."""
+    return torch.softmax(x, dim=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """Log of the softmax over ``axis``."""
+    return torch.log_softmax(x, dim=axis)
+
+
+def gelu(x: Tensor, approximate: bool = False) -> Tensor:
+    """Gaussian error linear unit (exact erf form unless ``approximate``), as in Keras."""
+    return F.gelu(x, approximate="tanh" if approximate else "none")
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """Exponential linear unit."""
+    return F.elu(x, alpha=alpha)
+
+
+def selu(x: Tensor) -> Tensor:
+    """Scaled exponential linear unit."""
+    return F.selu(x)
+
+
+def softplus(x: Tensor) -> Tensor:
+    """``log(1 + exp(x))``."""
+    return F.softplus(x)
+
+
+def softsign(x: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return F.softsign(x)
+
+
+def silu(x: Tensor) -> Tensor:
+    """``x * sigmoid(x)``, also called swish."""
+    return F.silu(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.2) -> Tensor:
+    """Leaky ReLU with Keras's default slope of 0.2."""
+    return F.leaky_relu(x, negative_slope)
+
+
+def exponential(x: Tensor) -> Tensor:
+    """``exp(x)``."""
+    return torch.exp(x)
+
+
+def hard_sigmoid(x: Tensor) -> Tensor:
+    """``relu6(x + 3) / 6``, the Keras 3 definition."""
+    return F.hardsigmoid(x)
+
+
+def hard_silu(x: Tensor) -> Tensor:
+    """``x * hard_sigmoid(x)``."""
+    return F.hardswish(x)
+
+
+def relu6(x: Tensor) -> Tensor:
+    """``min(max(x, 0), 6)``."""
+    return F.relu6(x)
+
+
+def mish(x: Tensor) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    return F.mish(x)
+
+
+_register("linear", linear, nn.Identity, aliases=("identity",))
+_register("relu", relu, nn.ReLU)
+_register("sigmoid", sigmoid, nn.Sigmoid)
+_register("tanh", tanh, nn.Tanh)
+_register("softmax", softmax, lambda: nn.Softmax(dim=-1))
+_register("log_softmax", log_softmax, lambda: nn.LogSoftmax(dim=-1))
+_register("gelu", gelu, nn.GELU)
+_register("elu", elu, nn.ELU)
+_register("selu", selu, nn.SELU)
+_register("softplus", softplus, nn.Softplus)
+_register("softsign", softsign, nn.Softsign)
+_register("silu", silu, nn.SiLU, aliases=("swish",))
+_register("leaky_relu", leaky_relu, lambda: nn.LeakyReLU(0.2))
+_register("exponential", exponential, Exponential)
+_register("hard_sigmoid", hard_sigmoid, nn.Hardsigmoid)
+_register("hard_silu", hard_silu, nn.Hardswish, aliases=("hard_swish",))
+_register("relu6", relu6, nn.ReLU6)
+_register("mish", mish, nn.Mish)
+
+
+
+def get(identifier: str | Callable[[Tensor], Tensor] | None) -> Callable[[Tensor], Tensor]:
+    """The activation function for a Keras name, a callable, or ``None`` (linear)."""
+    if identifier is None:
+        return linear
+    if callable(identifier):
+        return identifier
+    return ACTIVATIONS.get(identifier)[0]
+
+
+def module(identifier: str | Callable[[Tensor], Tensor] | nn.Module | None) -> nn.Module | None:
+    """A fresh ``torch.nn`` module for an activation, or ``None`` for linear/``None``."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, nn.Module):
+        return identifier
+    if callable(identifier):
+        return None if identifier is linear else Function(identifier)
+    fn, make = ACTIVATIONS.get(identifier)
+    return None if fn is linear else make()
+
+
+def serialize(identifier: str | Callable | None) -> str | Callable | None:
+    """The Keras name of an activation when it has one, else the object itself."""
+    if identifier is None or isinstance(identifier, str):
+        return identifier
+    for name in ACTIVATIONS.names():
+        if ACTIVATIONS.get(name)[0] is identifier:
+            return name
+    return identifier

@@ -1,0 +1,131 @@
+"""The Keras callback protocol and the list that dispatches it without per-batch waste."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_BATCH_HOOKS = {
+    "train_batch_begin": ("on_train_batch_begin", "on_batch_begin"),
+    "train_batch_end": ("on_train_batch_end", "on_batch_end"),
+    "test_batch_begin": ("on_test_batch_begin",),
+    "test_batch_end": ("on_test_batch_end",),
+    "predict_batch_begin": ("on_predict_batch_begin",),
+    "predict_batch_end": ("on_predict_batch_end",),
+}
+
+
+class Callback:
+    """Base class for training callbacks, with every Keras hook as a no-op.
+
+    Attributes:
+        model: The model being trained (set by ``fit``); set ``self.model.stop_training = True``
+            to stop after the current batch.
+        params: ``{"epochs", "steps", "verbose"}`` of the current run.
+    """
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_test_begin(self, logs: dict | None = None) -> None: ...
+    def on_test_end(self, logs: dict | None = None) -> None: ...
+    def on_predict_begin(self, logs: dict | None = None) -> None: ...
+    def on_predict_end(self, logs: dict | None = None) -> None: ...
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _overrides(callback: Callback, names: tuple[str, ...]) -> bool:
+    return any(getattr(type(callback), n, None) is not getattr(Callback, n) for n in names)
+
+
+class CallbackList(Callback):
+    """Calls a list of callbacks in order.
+
+    For each batch hook it records whether any callback overrides it (``self.train_batch_end``
+    and so on), so the training loop skips hooks nobody listens to.
+    """
+
+    def __init__(self, callbacks: list[Callback] | None = None, model: Any = None,
+                 params: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks must be nnkit.callbacks.Callback instances. Received: {cb!r} of type "
+                    f"{type(cb).__name__}."
+                )
+        if model is not None:
+            self.set_model(model)
+        if params is not None:
+            self.set_params(params)
+        for flag, names in _BATCH_HOOKS.items():
+            setattr(self, flag, any(_overrides(cb, names) for cb in self.callbacks))
+
+    def append(self, callback: Callback) -> None:
+        """Add a callback at the end (and recompute which batch hooks are live)."""
+        self.callbacks.append(callback)
+        callback.set_model(self.model)
+        callback.set_params(self.params)
+        for flag, names in _BATCH_HOOKS.items():
+            setattr(self, flag, getattr(self, flag) or _overrides(callback, names))
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+        for cb in self.callbacks:
+            cb.set_params(params)
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
+    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
+    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs)
+    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs)
+    def on_predict_batch_begin(self, batch, logs=None): self._call("on_predict_batch_begin", batch, logs)
+    def on_predict_batch_end(self, batch, logs=None): self._call("on_predict_batch_end", batch, logs)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __repr__(self) -> str:
+        return f"CallbackList({self.callbacks!r})"

@@ -1,0 +1,222 @@
+"""Weight initializers with Keras names and defaults (``glorot_uniform`` kernels, zero biases).
+
+Fans follow Keras: for a dense kernel ``fan_in`` is the input size and ``fan_out`` the unit count;
+for convolutions both are multiplied by the receptive field size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nnkit.errors import ConfigError
+from nnkit.registry import Registry, snake_case
+
+INITIALIZERS: Registry[type[Initializer]] = Registry("initializer")
+
+# A standard normal truncated at two standard deviations has this standard deviation.
+_TRUNCATED_STDDEV = 0.87962566103423978
+
+
+def _fans(shape: torch.Size) -> tuple[int, int]:
+    """(fan_in, fan_out) of a torch weight of shape ``(out, in, *kernel)`` (Keras rules)."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+class Initializer:
+    """Fills a tensor in place. Subclasses implement ``fill``; the config is the init arguments."""
+
+    def __call__(self, tensor: Tensor) -> Tensor:
+        with torch.no_grad():
+            self.fill(tensor)
+        return tensor
+
+    def fill(self, tensor: Tensor) -> None:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments of this initializer."""
+        return dict(vars(self))
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
+        """Rebuild an initializer from :meth:`get_config` output."""
+        return cls(**config)
+
+    def _generator(self, tensor: Tensor) -> torch.Generator | None:
+        seed = getattr(self, "seed", None)
+        if seed is None:
+            return None
+        return torch.Generator(device=tensor.device).manual_seed(seed)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@INITIALIZERS.register("zeros", aliases=("zero",))
+class Zeros(Initializer):
+    """All zeros."""
+
+    def fill(self, tensor: Tensor) -> None:
+        tensor.zero_()
+
+
+@INITIALIZERS.register("ones", aliases=("one",))
+class Ones(Initializer):
+    """All ones."""
+
+    def fill(self, tensor: Tensor) -> None:
+        tensor.fill_(1.0)
+
+
+@INITIALIZERS.register("constant")
+class Constant(Initializer):
+    """Every entry equal to ``value``."""
+
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = value
+
+    def fill(self, tensor: Tensor) -> None:
+        tensor.fill_(self.value)
+
+
+@INITIALIZERS.register("random_normal")
+class RandomNormal(Initializer):
+    """Normal with ``mean`` and ``stddev`` (Keras default 0.05)."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def fill(self, tensor: Tensor) -> None:
+        tensor.normal_(self.mean, self.stddev, generator=self._generator(tensor))
+
+
+@INITIALIZERS.register("random_uniform")
+class RandomUniform(Initializer):
+    """Uniform on ``[minval, maxval]`` (Keras default ±0.05)."""
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
+        self.minval, self.maxval, self.seed = minval, maxval, seed
+
+    def fill(self, tensor: Tensor) -> None:
+        tensor.uniform_(self.minval, self.maxval, generator=self._generator(tensor))
+
+
+@INITIALIZERS.register("truncated_normal")
+class TruncatedNormal(Initializer):
+    """Normal with ``mean`` and ``stddev``, redrawn beyond two standard deviations."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        self.mean, self.stddev, self.seed = mean, stddev, seed
+
+    def fill(self, tensor: Tensor) -> None:
+        nn.init.trunc_normal_(tensor, self.mean, self.stddev, -2 * self.stddev + self.mean,
+                              2 * self.stddev + self.mean, generator=self._generator(tensor))
+
+
+@INITIALIZERS.register("variance_scaling")
+class VarianceScaling(Initializer):
+    """Scale-aware random init: variance ``scale / n`` with ``n`` from ``mode``.
+
+    Args:
+        scale: Positive scale factor.
+        mode: ``'fan_in'``, ``'fan_out'`` or ``'fan_avg'``.
+        distribution: ``'truncated_normal'``, ``'untruncated_normal'`` or ``'uniform'``.
+        seed: Optional seed for a reproducible draw.
+    """
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal", seed: int | None = None) -> None:
+        if scale <= 0:
+            raise ConfigError(f"VarianceScaling expects a positive `scale`. Received: scale={scale!r}.")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ConfigError(f"VarianceScaling `mode` must be 'fan_in', 'fan_out' or 'fan_avg'. Received: {mode!r}.")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform", "normal"):
+            raise ConfigError(
+                "VarianceScaling `distribution` must be 'truncated_normal', 'untruncated_normal' or "
+                f"'uniform'. Received: {distribution!r}."
+            )
+        self.scale, self.mode, self.distribution, self.seed = scale, mode, distribution, seed
+
+    def fill(self, tensor: Tensor) -> None:
+        fan_in, fan_out = _fans(tensor.shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, n)
+        gen = self._generator(tensor)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            tensor.uniform_(-limit, limit, generator=gen)
+        elif self.distribution == "untruncated_normal":
+            tensor.normal_(0.0, math.sqrt(variance), generator=gen)
+        else:
+            std = math.sqrt(variance) / _TRUNCATED_STDDEV
+            nn.init.trunc_normal_(tensor, 0.0, std, -2 * std, 2 * std, generator=gen)
+
+
+def _variance_scaling(name: str, scale: float, mode: str, distribution: str, doc: str) -> type:
+    def __init__(self, seed: int | None = None) -> None:
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+    cls = type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc})
+    INITIALIZERS.add(snake_case(name), cls)
+    return cls
+
+
+GlorotUniform = _variance_scaling("GlorotUniform", 1.0, "fan_avg", "uniform",
+                                  "Uniform on ±sqrt(6 / (fan_in + fan_out)); the Keras kernel default.")
+GlorotNormal = _variance_scaling("GlorotNormal", 1.0, "fan_avg", "truncated_normal",
+                                 "Truncated normal with stddev sqrt(2 / (fan_in + fan_out)).")
+HeUniform = _variance_scaling("HeUniform", 2.0, "fan_in", "uniform", "Uniform on ±sqrt(6 / fan_in).")
+HeNormal = _variance_scaling("HeNormal", 2.0, "fan_in", "truncated_normal",
+                             "Truncated normal with stddev sqrt(2 / fan_in).")
+LecunUniform = _variance_scaling("LecunUniform", 1.0, "fan_in", "uniform", "Uniform on ±sqrt(3 / fan_in).")
+LecunNormal = _variance_scaling("LecunNormal", 1.0, "fan_in", "truncated_normal",
+                                "Truncated normal with stddev sqrt(1 / fan_in).")
+
+
+@INITIALIZERS.register("orthogonal")
+class Orthogonal(Initializer):
+    """A (semi-)orthogonal matrix times ``gain``."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        self.gain, self.seed = gain, seed
+
+    def fill(self, tensor: Tensor) -> None:
+        nn.init.orthogonal_(tensor, gain=self.gain, generator=self._generator(tensor))
+
+
+def get(identifier: str | dict | Initializer | None) -> Initializer | None:
+    """An initializer from a Keras name, a ``{"class_name", "config"}`` dict or an instance."""
+    if identifier is None or isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, dict):
+        return INITIALIZERS.get(identifier.get("class_name", "")).from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        return INITIALIZERS.get(identifier)()
+    if callable(identifier):
+        return _CallableInitializer(identifier)
+    raise ConfigError(f"Expected an initializer name, dict or instance. Received: {identifier!r}.")
+
+
+class _CallableInitializer(Initializer):
+    """A user function ``fn(tensor)`` or ``fn(shape) -> tensor`` used as an initializer."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def fill(self, tensor: Tensor) -> None:
+        result = self.fn(tensor)
+        if isinstance(result, Tensor) and result is not tensor:
+            tensor.copy_(result)

@@ -1,0 +1,199 @@
+"""Core layers: Input, Dense, Activation, Dropout, Flatten, Reshape."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nnkit import activations, config, initializers
+from nnkit.errors import ConfigError
+from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
+
+
+@LAYERS.register("input_layer", aliases=("input", "InputLayer"))
+class InputLayer(LayerSpec):
+    """Declares the per-sample input shape of a model; builds no module.
+
+    Args:
+        shape: Shape of one sample without the batch axis, e.g. ``(20,)`` or ``(28, 28, 1)``.
+        batch_size: Accepted for Keras compatibility and ignored.
+    """
+
+    def __init__(self, shape: Shape | None = None, batch_size: int | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
+        if shape is None and "input_shape" not in kwargs and "batch_shape" not in kwargs:
+            raise ConfigError("Input needs a `shape`, e.g. Input(shape=(20,)).")
+        if "batch_shape" in kwargs:
+            kwargs["batch_input_shape"] = kwargs.pop("batch_shape")
+        super().__init__(name=name, input_shape=shape if shape is not None else kwargs.pop("input_shape", None),
+                         **kwargs)
+
+    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        return nn.Identity(), input_shape
+
+
+def Input(shape: Shape | None = None, batch_size: int | None = None, name: str | None = None,
+          **kwargs: Any) -> InputLayer:
+    """Declare a model's input shape: ``Sequential([Input(shape=(20,)), Dense(10)])``."""
+    return InputLayer(shape=shape, batch_size=batch_size, name=name, **kwargs)
+
+
+def _positive_int(value: Any, arg: str, layer: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{layer} expects `{arg}` to be a positive int. Received: {arg}={value!r}.")
+    return int(value)
+
+
+def _with_activation(module: nn.Module, activation: Any) -> nn.Module:
+    act = activations.module(activation)
+    if act is None:
+        return module
+    return nn.Sequential(OrderedDict([("linear", module), ("activation", act)]))
+
+
+@LAYERS.register("dense")
+class Dense(LayerSpec):
+    """Fully connected layer: ``activation(x @ kernel + bias)`` on the last axis.
+
+    Args:
+        units: Number of outputs.
+        activation: Activation name or callable; ``None`` means linear.
+        use_bias: Whether to add a bias.
+        kernel_initializer: Initializer of the kernel (Keras default ``'glorot_uniform'``).
+        bias_initializer: Initializer of the bias (default ``'zeros'``).
+        kernel_regularizer: Penalty on the kernel added to the loss, e.g. ``'l2'`` or ``L2(0.01)``.
+        bias_regularizer: Penalty on the bias.
+
+    Example:
+        >>> Dense(64, activation="relu", input_dim=20)
+        Dense(units=64, activation='relu', input_dim=20)
+    """
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
+                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = _positive_int(units, "units", "Dense")
+        activations.get(activation)  # fail on unknown names now, not at build time
+        self.activation = activation
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        regularizer_terms([(torch.empty(0), kernel_regularizer), (torch.empty(0), bias_regularizer)])
+
+    @property
+    def linear(self) -> nn.Linear:
+        """The ``nn.Linear`` inside the built module."""
+        return self.module if isinstance(self.module, nn.Linear) else self.module.linear  # type: ignore[union-attr, return-value]
+
+    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        if not input_shape:
+            raise ConfigError(f"Dense layer '{self.name}' needs inputs with at least one feature axis.")
+        linear = nn.Linear(input_shape[-1], self.units, bias=self.use_bias, dtype=config.float_dtype())
+        self.kernel_initializer(linear.weight)
+        if self.use_bias:
+            self.bias_initializer(linear.bias)
+        return _with_activation(linear, self.activation), (*input_shape[:-1], self.units)
+
+    def regularization_terms(self) -> list[tuple[Tensor, Any]]:
+        linear = self.linear
+        return regularizer_terms([(linear.weight, self.kernel_regularizer), (linear.bias, self.bias_regularizer)])
+
+    def _to_keras(self, index: int, array: np.ndarray) -> np.ndarray:
+        return array.T if index == 0 else array
+
+    def _from_keras(self, index: int, array: np.ndarray) -> np.ndarray:
+        return array.T if index == 0 else array
+
+
+@LAYERS.register("activation")
+class Activation(LayerSpec):
+    """Applies an activation function by name (``'relu'``) or callable."""
+
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        activations.get(activation)
+        self.activation = activation
+
+    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        return activations.module(self.activation) or nn.Identity(), input_shape
+
+
+@LAYERS.register("dropout")
+class Dropout(LayerSpec):
+    """Zeroes a fraction ``rate`` of inputs during training and rescales the rest.
+
+    Args:
+        rate: Fraction of inputs to drop, in ``[0, 1)``.
+        noise_shape: Not supported (Keras's per-axis shared masks); must be ``None``.
+        seed: Accepted for Keras compatibility; use ``nnkit.utils.set_random_seed``.
+    """
+
+    def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ConfigError(f"Dropout expects `rate` in [0, 1). Received: rate={rate!r}.")
+        if noise_shape is not None:
+            raise ConfigError("Dropout(noise_shape=...) is not supported; use SpatialDropout layers instead.")
+        self.rate = float(rate)
+
+    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        return nn.Dropout(self.rate), input_shape
+
+
+@LAYERS.register("flatten")
+class Flatten(LayerSpec):
+    """Flattens each sample to one axis: ``(batch, d1, d2, ...)`` -> ``(batch, d1 * d2 * ...)``."""
+
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        return nn.Flatten(), (math.prod(input_shape),)
+
+
+class ReshapeModule(nn.Module):
+    """Reshapes each sample to ``target_shape`` (torch has no module for this)."""
+
+    def __init__(self, target_shape: Shape) -> None:
+        super().__init__()
+        self.target_shape = tuple(target_shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], *self.target_shape)
+
+    def extra_repr(self) -> str:
+        return f"target_shape={self.target_shape}"
+
+
+@LAYERS.register("reshape")
+class Reshape(LayerSpec):
+    """Reshapes each sample to ``target_shape``; one entry may be ``-1``."""
+
+    def __init__(self, target_shape: Shape, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        target = tuple(target_shape)
+        if not target or any(not isinstance(d, int) or (d < 1 and d != -1) for d in target) or target.count(-1) > 1:
+            raise ConfigError(
+                "Reshape expects `target_shape` of positive ints with at most one -1. "
+                f"Received: target_shape={target_shape!r}."
+            )
+        self.target_shape = target
+
+    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        size = math.prod(input_shape)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        target = tuple(size // known if d == -1 else d for d in self.target_shape)
+        if math.prod(target) != size:
+            raise ConfigError(
+                f"Reshape layer '{self.name}' cannot reshape samples of shape {input_shape} ({size} values) "
+                f"to {self.target_shape}."
+            )
+        return ReshapeModule(target), target

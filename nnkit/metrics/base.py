@@ -1,0 +1,126 @@
+"""The metric protocol: state on the model's device, one host sync in ``result()``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from nnkit.registry import Registry, snake_case
+
+METRICS: Registry[Callable[[], Metric]] = Registry("metric")
+
+
+def accumulator_dtype(device: torch.device) -> torch.dtype:
+    """float64 sums where the device has them (exact counts past 2**24 samples), else float32."""
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+class Metric:
+    """A streaming metric: ``reset_state()``, ``update_state(y_true, y_pred, sample_weight)``,
+    ``result()``.
+
+    State tensors are created lazily on the device of the first batch, so updates never copy to the
+    host. Calling a metric updates it and returns the running result, as in Keras.
+
+    Args:
+        name: Name shown in logs and History.
+    """
+
+    def __init__(self, name: str | None = None, dtype: Any = None) -> None:
+        self.name = name or snake_case(type(self).__name__)
+        self.dtype = dtype
+
+    def reset_state(self) -> None:
+        """Forget all accumulated values."""
+        raise NotImplementedError
+
+    def update_state(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> None:
+        """Accumulate one batch."""
+        raise NotImplementedError
+
+    def result(self) -> float:
+        """The metric value for everything accumulated since the last reset."""
+        raise NotImplementedError
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+        self.update_state(*(torch.as_tensor(v) if v is not None else None for v in (y_true, y_pred, sample_weight)))
+        return self.result()
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments of this metric."""
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Metric:
+        """Rebuild a metric from :meth:`get_config` output."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Mean(Metric):
+    """The (weighted) mean of every value passed to ``update_state(values, sample_weight)``."""
+
+    def __init__(self, name: str | None = "mean", dtype: Any = None) -> None:
+        super().__init__(name=name, dtype=dtype)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.total: Tensor | None = None
+        self.count: Tensor | None = None
+
+    def _accumulate(self, values: Tensor, sample_weight: Tensor | None) -> None:
+        if self.total is None:
+            dtype = accumulator_dtype(values.device)
+            self.total = torch.zeros((), dtype=dtype, device=values.device)
+            self.count = torch.zeros((), dtype=dtype, device=values.device)
+        values = values.to(self.total.dtype)
+        if sample_weight is None:
+            self.total += values.sum()
+            self.count += values.numel()
+            return
+        weight = sample_weight.to(self.total.dtype)
+        while weight.ndim > values.ndim and weight.shape[-1] == 1:
+            weight = weight.squeeze(-1)
+        weight = torch.broadcast_to(weight.reshape(weight.shape + (1,) * (values.ndim - weight.ndim)), values.shape)
+        self.total += (values * weight).sum()
+        self.count += weight.sum()
+
+    def update_state(self, values: Tensor, sample_weight: Tensor | None = None) -> None:  # type: ignore[override]
+        self._accumulate(torch.as_tensor(values), sample_weight)
+
+    def __call__(self, values: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
+        self.update_state(torch.as_tensor(values), None if sample_weight is None else torch.as_tensor(sample_weight))
+        return self.result()
+
+    def result(self) -> float:
+        if self.total is None or float(self.count) == 0.0:
+            return 0.0
+        return float(self.total / self.count)
+
+
+class MeanMetricWrapper(Mean):
+    """Averages a per-sample function ``fn(y_true, y_pred, **kwargs)`` over all samples.
+
+    Any plain function works, so ``metrics=[my_fn]`` in ``compile`` is a valid custom metric.
+    """
+
+    def __init__(self, fn: Callable[..., Tensor], name: str | None = None, dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(name=name or getattr(fn, "__name__", "metric"), dtype=dtype)
+        self.fn = fn
+        self.fn_kwargs = kwargs
+
+    def update_state(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> None:  # type: ignore[override]
+        values = self.fn(y_true, y_pred, **self.fn_kwargs)
+        self._accumulate(torch.as_tensor(values), sample_weight)
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
+        return Metric.__call__(self, y_true, y_pred, sample_weight)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, **self.fn_kwargs}

@@ -1,0 +1,5 @@
+"""Models mirroring ``keras.models``."""
+
+from nnkit.models.sequential import Sequential
+
+__all__ = ["Sequential"]

@@ -1,0 +1,204 @@
+"""Checking and converting what users pass to compile / fit / evaluate / predict."""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+from nnkit import losses, metrics as metrics_module
+from nnkit.errors import ConfigError, DataError
+from nnkit.training.data import (
+    ArrayData,
+    Batch,
+    LoaderData,
+    as_inputs,
+    check_finite,
+    check_same_length,
+    class_weight_to_sample_weight,
+    to_tensor,
+)
+
+if TYPE_CHECKING:
+    from nnkit.models.sequential import Sequential
+
+
+# -- compile arguments ---------------------------------------------------------------------------------
+def metric_list(value: Any, argument: str) -> list[Any]:
+    """``compile(metrics=...)`` as a flat list (one output: a dict or nested list is refused)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, metrics_module.Metric)) or callable(value):
+        return [value]
+    if isinstance(value, dict):
+        raise ConfigError(f"`{argument}` as a dict is for models with several outputs; a Sequential model has "
+                          "one. Pass a list such as ['accuracy'].")
+    return list(value)
+
+
+def loss_weight(value: Any) -> float | None:
+    """The scalar loss weight of a single-output model."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"loss_weights must be a number for a single-output model. Received: {value!r}.")
+    return float(value)
+
+
+def resolve_metrics(args: dict[str, Any], loss: losses.Loss | None, target_shape: tuple[int, ...],
+                    output_shape: tuple[int, ...]) -> list[tuple[metrics_module.Metric, bool]]:
+    """Metric objects for the compiled identifiers, given the shapes of ``y`` and of the outputs."""
+    resolved = []
+    names: set[str] = set()
+    for weighted, key in ((False, "metrics"), (True, "weighted_metrics")):
+        for identifier in args[key]:
+            metric = metrics_module.get(identifier, loss=loss, target_shape=target_shape, output_shape=output_shape)
+            if weighted and metric.name in names:
+                metric.name = f"weighted_{metric.name}"
+            names.add(metric.name)
+            resolved.append((metric, weighted))
+    return resolved
+
+
+# -- fit arguments ---------------------------------------------------------------------------------------
+def batch_size(value: Any, x: Any) -> int:
+    """Keras's default batch size of 32, after checking the user's value."""
+    if value is None:
+        return 32
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ConfigError(f"batch_size must be a positive int. Received: batch_size={value!r}.")
+    return int(value)
+
+
+def verbosity(value: Any) -> int:
+    """``'auto'`` -> 1, else 0, 1 or 2."""
+    if value == "auto":
+        return 1
+    if value not in (0, 1, 2) or isinstance(value, bool):
+        raise ConfigError(f"verbose must be 'auto', 0, 1 or 2. Received: verbose={value!r}.")
+    return int(value)
+
+
+def check_epochs(epochs: Any, initial_epoch: Any) -> None:
+    """Reject negative or non-integer epoch counts."""
+    for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ConfigError(f"{name} must be a non-negative int. Received: {name}={value!r}.")
+
+
+def limited(steps: int, limit: int | None) -> int:
+    """``steps`` capped by an optional user limit."""
+    if limit is None:
+        return steps
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+        raise ConfigError(f"steps must be a positive int. Received: {limit!r}.")
+    return min(steps, int(limit))
+
+
+def take(batches: Iterator[Batch], steps: int | None) -> Iterator[Batch]:
+    """At most ``steps`` batches."""
+    return batches if steps is None else itertools.islice(batches, steps)
+
+
+def unpack_validation(value: Any) -> tuple[Any, Any, Any]:
+    """``validation_data`` as ``(x, y, sample_weight)``."""
+    if isinstance(value, (tuple, list)) and len(value) in (2, 3):
+        return value[0], value[1], value[2] if len(value) == 3 else None
+    raise DataError(
+        "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight), or a torch "
+        f"Dataset/DataLoader. Received: {type(value).__name__}."
+    )
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+def inputs(x: Any, what: str) -> Tensor:
+    """Model inputs as a finite float tensor."""
+    if x is None:
+        raise DataError(f"`{what}` is required; received None.")
+    tensor = as_inputs(to_tensor(x, what))
+    check_finite(tensor, what)
+    return tensor
+
+
+def check_input_shape(model: Sequential, x: Tensor, what: str) -> None:
+    """Raise a clear error when ``x`` does not match the model's input shape."""
+    expected = model._input_shape
+    received = tuple(x.shape[1:])
+    if received == expected:
+        return
+    first = model.layers[0]
+    where = f"Layer 1 ({first.name}) of '{model.name}'"
+    if x.ndim == 1 and len(expected) == 1:
+        raise DataError(
+            f"{where} expects 2-D input of shape (n_samples, {expected[0]}), but `{what}` is 1-D with shape "
+            f"{tuple(x.shape)}. Use x.reshape(-1, 1) for one feature per sample, or x.reshape(1, -1) for a "
+            "single sample."
+        )
+    if len(expected) == 1 and len(received) == 1:
+        raise DataError(
+            f"{where} expects inputs with {expected[0]} features but received `{what}` of shape {tuple(x.shape)}."
+        )
+    raise DataError(
+        f"{where} expects inputs of shape (None, {', '.join(map(str, expected))}) but received `{what}` of shape "
+        f"{tuple(x.shape)}."
+    )
+
+
+def array_data(model: Sequential, x: Tensor, y: Any, sample_weight: Any, class_weight: Any) -> ArrayData:
+    """Checked ``(x, y, weights)`` with targets converted for the compiled loss."""
+    if y is None:
+        raise DataError("`y` is required to fit or evaluate on arrays; received None.")
+    y_tensor = to_tensor(y, "y")
+    check_same_length(x=x, y=y_tensor)
+    y_tensor = model.loss.prepare_targets(y_tensor, model.layers[-1].output_shape)
+    check_finite(y_tensor, "y")
+    weights = None
+    if sample_weight is not None:
+        weights = to_tensor(sample_weight, "sample_weight").to(torch.float32).reshape(len(y_tensor), -1)
+        if weights.shape[1] != 1:
+            raise DataError(f"sample_weight must hold one weight per sample, shape ({len(y_tensor)},). "
+                            f"Received shape {tuple(to_tensor(sample_weight, 'sample_weight').shape)}.")
+        weights = weights[:, 0]
+        check_finite(weights, "sample_weight")
+        if bool((weights < 0).any()):
+            raise DataError("sample_weight must be non-negative.")
+    if class_weight is not None:
+        per_class = class_weight_to_sample_weight(class_weight, y_tensor)
+        weights = per_class if weights is None else weights * per_class
+    return ArrayData(x, y_tensor, weights)
+
+
+def loader_batches(loader: LoaderData, loss: losses.Loss, output_shape: tuple[int, ...],
+                   steps: int | None) -> Callable[[], Iterator[Batch]]:
+    """Batches from a DataLoader with targets converted for ``loss`` (fully checked on the first)."""
+
+    def generate() -> Iterator[Batch]:
+        dtype = None
+        for x, y, weight in take(loader.batches(), steps):
+            if y is None:
+                raise DataError("Training or evaluating on a Dataset needs (x, y) batches; this one yields x only.")
+            if dtype is None:
+                y = loss.prepare_targets(y, output_shape)
+                dtype = y.dtype
+            elif y.dtype != dtype:
+                y = y.to(dtype)
+            yield x, y, weight
+
+    return generate
+
+
+def result_like_keras(model: Sequential, logs: dict[str, float], return_dict: bool) -> Any:
+    """``logs`` as Keras's ``*_on_batch`` methods return them."""
+    if return_dict:
+        return logs
+    if not model.metrics:
+        return logs["loss"]
+    return [logs[name] for name in model.metrics_names]

@@ -1,0 +1,482 @@
+"""Sequential: a stack of layer specs built into a plain ``torch.nn.Sequential``."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nnkit import config, losses, metrics as metrics_module, optimizers
+from nnkit.callbacks.callback import Callback, CallbackList
+from nnkit.callbacks.history import History
+from nnkit.callbacks.progbar import ProgbarLogger
+from nnkit.errors import ConfigError, DataError, NotReadyError
+from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.core import InputLayer
+from nnkit.models import preparation
+from nnkit.training.data import ArrayData, LoaderData, is_loader_input
+from nnkit.training.loop import Loop, StepFunctions
+from nnkit.utils.naming import unique_name
+
+_FUSABLE = {nn.Softmax: "softmax", nn.Sigmoid: "sigmoid"}
+
+
+class Sequential:
+    """A linear stack of layers, Keras style, holding a plain ``torch.nn.Sequential``.
+
+    Args:
+        layers: Layers to add in order (an ``Input`` may come first).
+        name: Model name; ``sequential``, ``sequential_1`` ... by default.
+
+    Example:
+        >>> model = Sequential([Dense(64, activation="relu", input_dim=20), Dense(10, activation="softmax")])
+        >>> model.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+        >>> history = model.fit(x, y, epochs=10, batch_size=32)  # doctest: +SKIP
+    """
+
+    def __init__(self, layers: Iterable[LayerSpec] | None = None, name: str | None = None,
+                 trainable: bool = True) -> None:
+        self.name = name or unique_name("sequential")
+        self._layers: list[LayerSpec] = []
+        self._module: nn.Sequential | None = None
+        self._input_shape: Shape | None = None
+        self.device = config.default_device()
+        self.optimizer: optimizers.Optimizer | None = None
+        self.loss: losses.Loss | None = None
+        self._compile_args: dict[str, Any] | None = None
+        self._loop: Loop | None = None
+        self._metrics: list[tuple[metrics_module.Metric, bool]] | None = None
+        self._metrics_key: tuple | None = None
+        self.stop_training = False
+        self.history: History | None = None
+        for layer in layers or []:
+            self.add(layer)
+        if not trainable:
+            self.trainable = False
+
+    # -- structure ------------------------------------------------------------------------------
+    def add(self, layer: LayerSpec) -> None:
+        """Append a layer (an ``Input`` is only allowed first)."""
+        if isinstance(layer, nn.Module):
+            raise TypeError(
+                f"Sequential.add expects an nnkit layer such as Dense(10). Received the torch module {layer!r}."
+            )
+        if not isinstance(layer, LayerSpec):
+            raise TypeError(f"Sequential.add expects an nnkit layer such as Dense(10). Received: {layer!r}.")
+        if isinstance(layer, InputLayer) and self._layers:
+            raise ConfigError("An Input layer can only be the first layer of a Sequential model.")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ConfigError(
+                f"Sequential '{self.name}' already has a layer named '{layer.name}'; layer names must be unique."
+            )
+        self._layers.append(layer)
+        self._invalidate()
+
+    def pop(self) -> LayerSpec:
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise ConfigError(f"Sequential '{self.name}' has no layers to pop.")
+        layer = self._layers.pop()
+        self._invalidate()
+        return layer
+
+    @property
+    def layers(self) -> list[LayerSpec]:
+        """The layers, without the ``Input`` declaration (as in Keras)."""
+        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
+
+    def _invalidate(self) -> None:
+        self._module, self._loop = None, None
+
+    def _declared_input_shape(self) -> Shape | None:
+        return self._layers[0].declared_input_shape if self._layers else None
+
+    # -- building -------------------------------------------------------------------------------
+    def build(self, input_shape: Shape | None = None) -> None:
+        """Build the torch module for inputs of ``input_shape`` (Keras style, with the batch axis:
+        ``(None, 20)``); without it, the declared input shape is used."""
+        if input_shape is not None:
+            shape = tuple(input_shape)[1:]
+        else:
+            shape = self._input_shape or self._declared_input_shape()
+        if shape is None:
+            raise NotReadyError(
+                f"Sequential '{self.name}' does not know its input shape yet. Give the first layer "
+                "input_shape=... or input_dim=..., start with Input(shape=...), call model.build((None, "
+                "n_features)), or fit it on data."
+            )
+        if not self.layers:
+            raise ConfigError(f"Sequential '{self.name}' has no layers; add some before building it.")
+        self._build(tuple(shape))
+
+    def _build(self, sample_shape: Shape) -> None:
+        shape = sample_shape
+        for layer in self._layers:
+            shape = layer.attach(shape)
+        children = OrderedDict((layer.name.replace(".", "_"), layer.module) for layer in self.layers)
+        self._module = nn.Sequential(children).to(self.device)
+        self._input_shape, self._loop = sample_shape, None
+
+    @property
+    def built(self) -> bool:
+        """Whether the torch module exists."""
+        return self._module is not None
+
+    def _ensure_built(self, sample_shape: Shape | None = None) -> nn.Sequential:
+        if self._module is None:
+            if self._input_shape is None and self._declared_input_shape() is None and sample_shape is not None:
+                self._build(tuple(sample_shape))
+            else:
+                self.build()
+        return self._module  # type: ignore[return-value]
+
+    @property
+    def module(self) -> nn.Sequential:
+        """The model as a plain ``torch.nn.Sequential`` (one child per layer), built on first use."""
+        return self._ensure_built()
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """``(None, *sample_shape)``."""
+        self._ensure_built()
+        return (None, *self._input_shape)  # type: ignore[misc]
+
+    @property
+    def output_shape(self) -> tuple[int | None, ...]:
+        """``(None, *output_sample_shape)``."""
+        self._ensure_built()
+        return (None, *self.layers[-1].output_shape)  # type: ignore[misc]
+
+    def to(self, device: str | torch.device) -> Sequential:
+        """Move the model (and its future data) to ``device``."""
+        self.device = torch.device(device)
+        if self._module is not None:
+            self._module.to(self.device)
+        self._loop = None
+        return self
+
+    def __call__(self, x: Any) -> Tensor:
+        """Run the module on ``x`` (a tensor or array) and return a tensor."""
+        tensor = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
+        module = self._ensure_built(tuple(tensor.shape[1:]))
+        return module(tensor.to(self.device, config.float_dtype()))
+
+    # -- weights --------------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[Tensor]:
+        """All weights, layer by layer."""
+        self._ensure_built()
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """Weights that training updates."""
+        self._ensure_built()
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """Frozen weights and buffers."""
+        self._ensure_built()
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    @property
+    def trainable(self) -> bool:
+        """Whether any layer is trainable; setting it freezes or unfreezes every layer."""
+        return any(layer.trainable for layer in self.layers)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for layer in self.layers:
+            layer.trainable = value
+        self._loop = None
+
+    def get_weights(self) -> list[np.ndarray]:
+        """All weights as NumPy arrays in Keras layout, layer by layer."""
+        self._ensure_built()
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Load weights in the order and layout of :meth:`get_weights` (Keras's order)."""
+        self._ensure_built()
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ConfigError(f"Sequential '{self.name}' has {expected} weight arrays but received {len(weights)}.")
+        start = 0
+        for layer in self.layers:
+            count = len(layer.weights)
+            layer.set_weights(list(weights[start:start + count]))
+            start += count
+
+    def count_params(self) -> int:
+        """Number of scalar parameters."""
+        return sum(p.numel() for p in self.module.parameters())
+
+    def summary(self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print a Keras-style table of layers, output shapes and parameter counts."""
+        from nnkit.models.summary import summary_text
+
+        (print_fn or print)(summary_text(self, line_length or 72))
+
+    # -- compile ------------------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
+                metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
+        """Choose the optimizer, loss and metrics (Keras signature and defaults).
+
+        Args:
+            optimizer: Name (``'adam'``), nnkit optimizer, or ``torch.optim`` class or instance.
+            loss: Name (``'categorical_crossentropy'``), Loss, function ``fn(y_true, y_pred)`` or
+                ``torch.nn`` loss module.
+            loss_weights: A number scaling the loss (one output).
+            metrics: List of metric names, Metrics or functions, reported in logs and History.
+            weighted_metrics: Like ``metrics`` but weighted by ``sample_weight``/``class_weight``.
+            jit_compile: ``'auto'`` or ``False``; compiled training arrives with ``torch.compile`` support.
+        """
+        if jit_compile is True:
+            raise ConfigError("jit_compile=True is not available yet; use the default jit_compile='auto'.")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = None if loss is None else losses.get(loss)
+        self._compile_args = {
+            "metrics": preparation.metric_list(metrics, "metrics"),
+            "weighted_metrics": preparation.metric_list(weighted_metrics, "weighted_metrics"),
+            "loss_weight": preparation.loss_weight(loss_weights),
+        }
+        for identifier in self._compile_args["metrics"] + self._compile_args["weighted_metrics"]:
+            if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
+                metrics_module.get(identifier)
+        self._loop, self._metrics, self._metrics_key = None, None, None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether :meth:`compile` has been called."""
+        return self._compile_args is not None
+
+    def _require_compiled(self, action: str) -> losses.Loss:
+        if self._compile_args is None:
+            raise NotReadyError(
+                f"You must call model.compile(optimizer=..., loss=...) before model.{action}()."
+            )
+        if self.loss is None:
+            raise NotReadyError(f"The model was compiled without a loss; pass loss=... to compile() before {action}().")
+        return self.loss
+
+    @property
+    def metrics(self) -> list[metrics_module.Metric]:
+        """The metric objects resolved for the last data seen (empty before fit/evaluate)."""
+        return [metric for metric, _ in self._metrics or []]
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """``['loss', *metric names]``: the order of :meth:`evaluate`'s list result."""
+        return ["loss", *(metric.name for metric in self.metrics)]
+
+    def _resolve_metrics(self, target_shape: Shape) -> list[tuple[metrics_module.Metric, bool]]:
+        key = (target_shape, self.layers[-1].output_shape)
+        if self._metrics is None or self._metrics_key != key:
+            self._metrics = preparation.resolve_metrics(self._compile_args, self.loss, target_shape, key[1])
+            self._metrics_key, self._loop = key, None
+        return self._metrics
+
+    def _get_loop(self, target_shape: Shape) -> Loop:
+        metrics = self._resolve_metrics(target_shape)
+        if self._loop is None:
+            module = self._ensure_built()
+            forward, activation, loss = self._loss_path(module)
+            weight = self._compile_args["loss_weight"]
+            loss_fn = loss if weight is None else (lambda y, p, w: weight * loss(y, p, w))
+            self.optimizer.build(module.parameters())
+            self._loop = Loop(StepFunctions(module, forward, activation, loss_fn, self._penalty(), self.optimizer,
+                                            metrics), control=self)
+        return self._loop
+
+    def _loss_path(self, module: nn.Sequential) -> tuple[Callable, Callable | None, losses.Loss]:
+        """Compute cross-entropy on the logits before a final softmax/sigmoid when possible."""
+        last = module[-1]
+        activation = last[-1] if isinstance(last, nn.Sequential) and len(last) else last
+        kind = _FUSABLE.get(type(activation))
+        if kind == "softmax" and activation.dim not in (-1, len(self.layers[-1].output_shape)):
+            kind = None
+        fused = self.loss.with_logits_of(kind) if kind else None
+        if fused is None:
+            return module, None, self.loss
+        body = list(module)[:-1]
+        if last is not activation:
+            body += list(last)[:-1]
+        return nn.Sequential(*body), activation, fused
+
+    def _penalty(self) -> Callable[[], Tensor] | None:
+        terms = [term for layer in self.layers for term in layer.regularization_terms()]
+        if not terms:
+            return None
+        return lambda: torch.stack([regularizer(tensor) for tensor, regularizer in terms]).sum()
+
+    # -- data ---------------------------------------------------------------------------------------
+    def _array_data(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
+                    what: str = "x") -> ArrayData:
+        x_tensor = preparation.inputs(x, what)
+        self._ensure_built(tuple(x_tensor.shape[1:]))
+        preparation.check_input_shape(self, x_tensor, what)
+        return preparation.array_data(self, x_tensor, y, sample_weight, class_weight).to(self.device)
+
+    def _callbacks(self, callbacks: list[Callback] | None, verbose: int, params: dict[str, Any],
+                   history: bool = False) -> CallbackList:
+        extra: list[Callback] = [History()] if history else []
+        if verbose:
+            extra.append(ProgbarLogger())
+        return CallbackList([*(callbacks or []), *extra], model=self, params=params)
+
+    # -- fit / evaluate / predict ----------------------------------------------------------------------
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = "auto", callbacks: list[Callback] | None = None, validation_split: float = 0.0,
+            validation_data: Any = None, shuffle: bool = True, class_weight: dict | str | None = None,
+            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: int | Iterable[int] = 1) -> History:
+        """Train for ``epochs`` epochs; returns a :class:`History` (Keras signature and semantics).
+
+        ``x`` may be a NumPy array, tensor, DataFrame, list, or a torch ``Dataset``/``DataLoader``
+        yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches.
+        """
+        loss = self._require_compiled("fit")
+        batch_size = preparation.batch_size(batch_size, x)
+        verbose = preparation.verbosity(verbose)
+        preparation.check_epochs(epochs, initial_epoch)
+        if is_loader_input(x):
+            if validation_split:
+                raise DataError("validation_split is not supported for a Dataset or DataLoader; pass "
+                                "validation_data instead.")
+            train = LoaderData(x, batch_size, shuffle, self.device)
+            first = next(iter(train.batches()))
+            self._ensure_built(tuple(first[0].shape[1:]))
+            target_shape = tuple(loss.prepare_targets(first[1], self.layers[-1].output_shape).shape[1:])
+            make_batches = preparation.loader_batches(train, loss, self.layers[-1].output_shape, steps_per_epoch)
+        else:
+            data = self._array_data(x, y, sample_weight, class_weight)
+            if validation_split and validation_data is None:
+                data, split = data.split(validation_split)
+                validation_data = split
+            train_data = data
+            target_shape = tuple(data.y.shape[1:])
+            steps = preparation.limited(train_data.steps(batch_size), steps_per_epoch)
+            make_batches = (lambda: preparation.take(train_data.batches(batch_size, shuffle), steps))
+        loop = self._get_loop(target_shape)
+        validation = self._validation(validation_data, validation_batch_size or batch_size, validation_steps)
+        steps_hint = steps_per_epoch or (train.steps(batch_size) if is_loader_input(x) else steps)
+        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": epochs, "steps": steps_hint},
+                              history=True)
+        history = next(cb for cb in cbs if isinstance(cb, History))
+        loop.fit(make_batches, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs, validation=validation,
+                 validation_freq=validation_freq)
+        self.history = history
+        return history
+
+    def _validation(self, validation_data: Any, batch_size: int, steps: int | None) -> Callable | None:
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, ArrayData):
+            data = validation_data
+        elif is_loader_input(validation_data):
+            loader = LoaderData(validation_data, batch_size, False, self.device)
+            return preparation.loader_batches(loader, self.loss, self.layers[-1].output_shape, steps)
+        else:
+            parts = preparation.unpack_validation(validation_data)
+            data = self._array_data(parts[0], parts[1], parts[2], what="validation_data x")
+        return lambda: preparation.take(data.batches(batch_size), steps)
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
+                 sample_weight: Any = None, steps: int | None = None, callbacks: list[Callback] | None = None,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
+        in :attr:`metrics_names` order, or a dict with ``return_dict=True``."""
+        loss = self._require_compiled("evaluate")
+        batch_size = preparation.batch_size(batch_size, x)
+        verbose = preparation.verbosity(verbose)
+        if is_loader_input(x):
+            data = LoaderData(x, batch_size, False, self.device)
+            first = next(iter(data.batches()))
+            self._ensure_built(tuple(first[0].shape[1:]))
+            target_shape = tuple(loss.prepare_targets(first[1], self.layers[-1].output_shape).shape[1:])
+            batches = preparation.loader_batches(data, loss, self.layers[-1].output_shape, steps)()
+            total = steps or data.steps(batch_size)
+        else:
+            array = self._array_data(x, y, sample_weight)
+            target_shape = tuple(array.y.shape[1:])
+            total = preparation.limited(array.steps(batch_size), steps)
+            batches = preparation.take(array.batches(batch_size), total)
+        loop = self._get_loop(target_shape)
+        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": total})
+        logs = loop.test_pass(batches, cbs)
+        if return_dict:
+            return logs
+        if not self.metrics:
+            return logs["loss"]
+        return [logs[name] for name in self.metrics_names]
+
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
+                callbacks: list[Callback] | None = None) -> np.ndarray:
+        """Model outputs for ``x`` as a NumPy array."""
+        batch_size = preparation.batch_size(batch_size, x)
+        verbose = preparation.verbosity(verbose)
+        if is_loader_input(x):
+            data = LoaderData(x, batch_size, False, self.device)
+            first = next(iter(data.batches()))
+            self._ensure_built(tuple(first[0].shape[1:]))
+            total = steps or data.steps(batch_size)
+            batches = preparation.take(data.batches(), total)
+        else:
+            tensor = preparation.inputs(x, "x")
+            self._ensure_built(tuple(tensor.shape[1:]))
+            preparation.check_input_shape(self, tensor, "x")
+            array = ArrayData(tensor).to(self.device)
+            total = preparation.limited(array.steps(batch_size), steps)
+            batches = preparation.take(array.batches(batch_size), total)
+        loop = self._loop or Loop(StepFunctions(self.module, self.module, None, None, None, None, []), self)
+        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": total})
+        return loop.predict_pass(batches, cbs).cpu().numpy()
+
+    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
+                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """One optimisation step on one batch; returns its loss (and metrics) like :meth:`evaluate`."""
+        self._require_compiled("train_on_batch")
+        data = self._array_data(x, y, sample_weight, class_weight)
+        loop = self._get_loop(tuple(data.y.shape[1:]))
+        logs = loop.train_pass(data.batches(len(data)), CallbackList())
+        return preparation.result_like_keras(self, logs, return_dict)
+
+    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
+                      return_dict: bool = False) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) on one batch, without updating weights."""
+        self._require_compiled("test_on_batch")
+        data = self._array_data(x, y, sample_weight)
+        logs = self._get_loop(tuple(data.y.shape[1:])).test_pass(data.batches(len(data)), None)
+        return preparation.result_like_keras(self, logs, return_dict)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        """Model outputs for one batch as a NumPy array."""
+        return self.predict(x, batch_size=max(1, len(x)), verbose=0)
+
+    # -- config ---------------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """``{"name": ..., "layers": [{"class_name": ..., "config": ...}, ...]}``."""
+        return {"name": self.name,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._layers]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """Rebuild an (untrained) model from :meth:`get_config` output."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise ConfigError(f"A Sequential config must be a dict with a 'layers' list. Received: {config!r}.")
+        layers = []
+        for i, entry in enumerate(config["layers"]):
+            if not isinstance(entry, dict) or "class_name" not in entry:
+                raise ConfigError(f"layers[{i}] must be a dict with 'class_name' and 'config'. Received: {entry!r}.")
+            layers.append(LAYERS.get(entry["class_name"]).from_config(entry.get("config", {})))
+        return cls(layers, name=config.get("name"))
+
+    def __repr__(self) -> str:
+        return f"Sequential(name={self.name!r}, layers={self.layers!r})"

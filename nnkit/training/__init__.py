@@ -1,0 +1,1 @@
+"""The training machinery: data to device tensors, batches, the loop and running logs."""

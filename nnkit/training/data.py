@@ -1,0 +1,197 @@
+"""Turning user data into device tensors once, and slicing batches from them cheaply."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from nnkit.config import float_dtype
+from nnkit.errors import DataError
+
+Batch = tuple[Tensor, Tensor | None, Tensor | None]
+
+
+def is_loader_input(x: Any) -> bool:
+    """Whether ``x`` is a torch ``Dataset`` or ``DataLoader`` (batched by torch, not sliced)."""
+    return isinstance(x, (Dataset, DataLoader))
+
+
+def to_tensor(value: Any, what: str) -> Tensor:
+    """Convert NumPy arrays, torch tensors, pandas objects and (nested) lists to a tensor.
+
+    Raises:
+        DataError: the value is not numeric, or is empty.
+    """
+    if isinstance(value, Tensor):
+        tensor = value.detach()
+    else:
+        if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
+            value = value.to_numpy()
+        try:
+            array = np.asarray(value)
+        except ValueError as exc:  # ragged nested lists
+            raise DataError(f"`{what}` could not be read as an array: {exc}. Give every sample the same shape.") from None
+        if array.dtype == np.bool_:
+            array = array.astype(np.float32)
+        if array.dtype.kind not in "iuf":
+            raise DataError(
+                f"`{what}` must be numeric, but it has dtype {array.dtype}. Encode text or categories as "
+                "numbers first (e.g. sklearn.preprocessing.LabelEncoder or OrdinalEncoder)."
+            )
+        if array.dtype == np.uint16 or array.dtype == np.uint32 or array.dtype == np.uint64:
+            array = array.astype(np.int64)
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    if tensor.ndim == 0:
+        raise DataError(f"`{what}` must hold at least one sample, but received a scalar.")
+    if tensor.shape[0] == 0:
+        raise DataError(f"`{what}` is empty (shape {tuple(tensor.shape)}); fit, evaluate and predict need samples.")
+    if tensor.is_complex():
+        raise DataError(f"`{what}` must be real-valued, but it has dtype {tensor.dtype}.")
+    return tensor
+
+
+def as_inputs(x: Tensor) -> Tensor:
+    """Model inputs in the float type of the weights (``float64`` data is cast once, here)."""
+    return x if x.dtype == float_dtype() else x.to(float_dtype())
+
+
+def check_finite(tensor: Tensor, what: str) -> None:
+    """Raise if a float tensor holds NaN or infinity, naming the first bad sample."""
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        bad = (~torch.isfinite(tensor)).reshape(tensor.shape[0], -1).any(dim=1).nonzero()[0, 0].item()
+        raise DataError(
+            f"`{what}` contains NaN or infinite values (first in sample {bad}). Remove or impute them "
+            "before training, e.g. with sklearn.impute.SimpleImputer."
+        )
+
+
+def check_same_length(**tensors: Tensor | None) -> None:
+    """Raise if the given arrays do not all have the same number of samples."""
+    lengths = {name: t.shape[0] for name, t in tensors.items() if t is not None}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise DataError(f"All arrays must have the same number of samples, but {described}.")
+
+
+class ArrayData:
+    """In-memory ``x``, ``y`` and sample weights on one device, batched by slicing."""
+
+    def __init__(self, x: Tensor, y: Tensor | None = None, sample_weight: Tensor | None = None) -> None:
+        check_same_length(x=x, y=y, sample_weight=sample_weight)
+        self.x, self.y, self.sample_weight = x, y, sample_weight
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def to(self, device: torch.device) -> ArrayData:
+        """The same data on ``device`` (no copy when already there)."""
+        move = (lambda t: None if t is None else t.to(device, non_blocking=True))
+        return ArrayData(move(self.x), move(self.y), move(self.sample_weight))
+
+    def split(self, validation_split: float) -> tuple[ArrayData, ArrayData]:
+        """Keras's split: the last ``validation_split`` fraction, before any shuffling, validates."""
+        if not 0.0 < validation_split < 1.0:
+            raise DataError(f"validation_split must be in (0, 1). Received: {validation_split!r}.")
+        cut = int(math.floor(len(self) * (1.0 - validation_split)))
+        if cut == 0 or cut == len(self):
+            raise DataError(
+                f"validation_split={validation_split} leaves an empty training or validation set for "
+                f"{len(self)} samples. Use more data or a different fraction."
+            )
+        part = (lambda t, s: None if t is None else t[s])
+        head, tail = slice(0, cut), slice(cut, None)
+        return (ArrayData(self.x[head], part(self.y, head), part(self.sample_weight, head)),
+                ArrayData(self.x[tail], part(self.y, tail), part(self.sample_weight, tail)))
+
+    def steps(self, batch_size: int) -> int:
+        """Number of batches in one pass."""
+        return math.ceil(len(self) / batch_size)
+
+    def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
+        """Yield ``(x, y, sample_weight)`` batches; a shuffled pass draws one permutation."""
+        x, y, w = self.x, self.y, self.sample_weight
+        n = len(self)
+        if shuffle:
+            order = torch.randperm(n, device=x.device)
+            for start in range(0, n, batch_size):
+                idx = order[start:start + batch_size]
+                yield x[idx], (None if y is None else y[idx]), (None if w is None else w[idx])
+        else:
+            for start in range(0, n, batch_size):
+                end = start + batch_size
+                yield x[start:end], (None if y is None else y[start:end]), (None if w is None else w[start:end])
+
+
+class LoaderData:
+    """Batches from a torch ``DataLoader`` (or a ``Dataset`` wrapped in one), moved to the device."""
+
+    def __init__(self, source: Dataset | DataLoader, batch_size: int, shuffle: bool, device: torch.device) -> None:
+        if isinstance(source, DataLoader):
+            self.loader = source
+        else:
+            self.loader = DataLoader(source, batch_size=batch_size, shuffle=shuffle,
+                                     pin_memory=device.type == "cuda")
+        self.device = device
+
+    def steps(self, batch_size: int) -> int | None:
+        """Number of batches per pass, when the loader knows it."""
+        try:
+            return len(self.loader)
+        except TypeError:
+            return None
+
+    def batches(self, batch_size: int = 0, shuffle: bool = False) -> Iterator[Batch]:
+        """Yield ``(x, y, sample_weight)`` batches on the device."""
+        for item in self.loader:
+            if isinstance(item, Tensor):
+                parts = [item]
+            elif isinstance(item, (tuple, list)) and 1 <= len(item) <= 3:
+                parts = list(item)
+            else:
+                raise DataError(
+                    "Each batch from a Dataset or DataLoader must be x, (x,), (x, y) or (x, y, sample_weight). "
+                    f"Received a {type(item).__name__}."
+                )
+            parts += [None] * (3 - len(parts))
+            x, y, w = (None if p is None else torch.as_tensor(p).to(self.device, non_blocking=True) for p in parts)
+            yield as_inputs(x), y, w
+
+
+def class_labels(y: Tensor) -> Tensor:
+    """Integer class per sample: arg-max of one-hot rows, else the label itself (0/1 for binary)."""
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        return y.argmax(dim=-1).reshape(y.shape[0], -1)[:, 0]
+    return torch.round(y.reshape(y.shape[0], -1)[:, 0].float()).long()
+
+
+def class_weight_to_sample_weight(class_weight: dict[int, float] | str, y: Tensor) -> Tensor:
+    """Per-sample weights from Keras-style ``class_weight`` (missing classes weigh 1).
+
+    ``'balanced'`` gives each class ``n_samples / (n_classes * count)``, as scikit-learn does.
+    """
+    labels = class_labels(y)
+    if labels.numel() and int(labels.min()) < 0:
+        raise DataError("class_weight needs non-negative integer class labels in y.")
+    if class_weight == "balanced":
+        counts = torch.bincount(labels).to(torch.float64)
+        present = counts > 0
+        table = torch.zeros_like(counts)
+        table[present] = labels.numel() / (int(present.sum()) * counts[present])
+        return table[labels].to(torch.float32)
+    if not isinstance(class_weight, dict):
+        raise DataError(
+            f"class_weight must be a dict {{class: weight}} or 'balanced'. Received: {class_weight!r}."
+        )
+    size = max(int(labels.max()) + 1, *(int(k) + 1 for k in class_weight)) if class_weight else int(labels.max()) + 1
+    table = torch.ones(size, dtype=torch.float32)
+    for key, weight in class_weight.items():
+        if int(key) < 0:
+            raise DataError(f"class_weight keys must be non-negative class indices. Received key {key!r}.")
+        table[int(key)] = float(weight)
+    return table[labels.cpu()].to(y.device)

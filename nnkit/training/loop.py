@@ -1,0 +1,152 @@
+"""The training loop: epochs, steps, validation and logs. It knows nothing about layers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nnkit.callbacks.callback import CallbackList
+from nnkit.metrics.base import Metric
+from nnkit.training.data import Batch
+from nnkit.training.tracker import RunningLogs
+
+
+@dataclass
+class StepFunctions:
+    """Everything one training or test step needs, resolved once before the loop.
+
+    Attributes:
+        module: The model's ``torch.nn.Module`` (train/eval mode is switched on it).
+        forward: What the loss is computed on; may stop before a final softmax/sigmoid.
+        output_activation: Turns ``forward`` outputs into model outputs for metrics (or ``None``).
+        loss: ``loss(y_true, y_pred, sample_weight)`` returning a scalar.
+        penalty: Regularization added to the loss, or ``None``.
+        optimizer: The nnkit optimizer (its ``torch_optimizer`` is built).
+        metrics: ``(metric, weighted)`` pairs.
+    """
+
+    module: nn.Module
+    forward: Callable[[Tensor], Tensor]
+    output_activation: Callable[[Tensor], Tensor] | None
+    loss: Callable[..., Tensor]
+    penalty: Callable[[], Tensor] | None
+    optimizer: Any
+    metrics: list[tuple[Metric, bool]]
+
+
+class Loop:
+    """Runs fit / evaluate / predict passes for one compiled model.
+
+    Args:
+        steps: The resolved step functions.
+        control: Object whose ``stop_training`` attribute callbacks may set (the model).
+    """
+
+    def __init__(self, steps: StepFunctions, control: Any) -> None:
+        self.steps = steps
+        self.control = control
+
+    def _losses(self, y_pred: Tensor, y_true: Tensor, sample_weight: Tensor | None) -> Tensor:
+        loss = self.steps.loss(y_true, y_pred, sample_weight)
+        if self.steps.penalty is not None:
+            loss = loss + self.steps.penalty()
+        return loss
+
+    def train_pass(self, batches: Iterable[Batch], callbacks: CallbackList) -> dict[str, float]:
+        """One epoch of optimisation; returns the epoch's logs."""
+        s = self.steps
+        s.module.train()
+        logs = RunningLogs(s.metrics, s.output_activation)
+        optimizer = s.optimizer
+        torch_optimizer = optimizer.torch_optimizer
+        hooks = optimizer.needs_hooks
+        forward, loss_of = s.forward, self._losses
+        batch_begin, batch_end = callbacks.train_batch_begin, callbacks.train_batch_end
+        for step, (x, y, weight) in enumerate(batches):
+            if batch_begin:
+                callbacks.on_train_batch_begin(step)
+            y_pred = forward(x)
+            loss = loss_of(y_pred, y, weight)
+            torch_optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if hooks:
+                optimizer.before_step()
+            torch_optimizer.step()
+            optimizer.iterations += 1
+            logs.add(loss.detach(), x.shape[0], y_pred.detach(), y, weight)
+            if batch_end:
+                callbacks.on_train_batch_end(step, logs.lazy())
+            if self.control.stop_training:
+                break
+        return logs.results()
+
+    def test_pass(self, batches: Iterable[Batch], callbacks: CallbackList | None) -> dict[str, float]:
+        """Loss and metrics over ``batches`` without updating weights."""
+        s = self.steps
+        s.module.eval()
+        logs = RunningLogs(s.metrics, s.output_activation)
+        batch_begin = callbacks is not None and callbacks.test_batch_begin
+        batch_end = callbacks is not None and callbacks.test_batch_end
+        if callbacks is not None:
+            callbacks.on_test_begin()
+        with torch.no_grad():
+            for step, (x, y, weight) in enumerate(batches):
+                if batch_begin:
+                    callbacks.on_test_batch_begin(step)
+                y_pred = s.forward(x)
+                logs.add(self._losses(y_pred, y, weight), x.shape[0], y_pred, y, weight)
+                if batch_end:
+                    callbacks.on_test_batch_end(step, logs.lazy())
+        results = logs.results()
+        if callbacks is not None:
+            callbacks.on_test_end(results)
+        return results
+
+    def predict_pass(self, batches: Iterator[Batch], callbacks: CallbackList | None) -> Tensor:
+        """Model outputs for every batch, concatenated on the device."""
+        module = self.steps.module
+        module.eval()
+        outputs = []
+        batch_begin = callbacks is not None and callbacks.predict_batch_begin
+        batch_end = callbacks is not None and callbacks.predict_batch_end
+        if callbacks is not None:
+            callbacks.on_predict_begin()
+        with torch.inference_mode():
+            for step, (x, _, _) in enumerate(batches):
+                if batch_begin:
+                    callbacks.on_predict_batch_begin(step)
+                outputs.append(module(x))
+                if batch_end:
+                    callbacks.on_predict_batch_end(step, {"outputs": outputs[-1]})
+        if callbacks is not None:
+            callbacks.on_predict_end()
+        return torch.cat(outputs)
+
+    def fit(self, make_batches: Callable[[], Iterable[Batch]], *, epochs: int, initial_epoch: int,
+            callbacks: CallbackList, validation: Callable[[], Iterable[Batch]] | None,
+            validation_freq: int | Iterable[int]) -> None:
+        """Train from ``initial_epoch`` to ``epochs``, validating on the epochs ``validation_freq`` picks."""
+        self.control.stop_training = False
+        callbacks.on_train_begin()
+        logs: dict[str, float] = {}
+        for epoch in range(initial_epoch, epochs):
+            callbacks.on_epoch_begin(epoch)
+            logs = self.train_pass(make_batches(), callbacks)
+            if validation is not None and _validates(epoch, validation_freq):
+                val_logs = self.test_pass(validation(), callbacks)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            callbacks.on_epoch_end(epoch, logs)
+            if self.control.stop_training:
+                break
+        self.steps.module.eval()
+        callbacks.on_train_end(logs)
+
+
+def _validates(epoch: int, freq: int | Iterable[int]) -> bool:
+    if isinstance(freq, int):
+        return (epoch + 1) % freq == 0
+    return (epoch + 1) in set(freq)

@@ -1,0 +1,156 @@
+"""Running loss and metrics of one pass, read from the device only when someone looks.
+
+Per batch the tracker only keeps references (the detached loss and outputs); metric updates run on
+concatenated chunks and the host syncs once per read, so metrics cost almost nothing per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from nnkit.metrics.base import Metric, accumulator_dtype
+
+# Pending outputs are folded into the metrics once they hold this many values.
+_PENDING_LIMIT = 1 << 20
+
+
+class RunningLogs:
+    """Accumulates the loss (weighted by batch size, as Keras does) and metrics of one pass.
+
+    Args:
+        metrics: ``(metric, weighted)`` pairs; weighted metrics receive the sample weights.
+        output_activation: Maps what the training forward returns to model outputs (e.g. softmax
+            over logits) before metrics see it; ``None`` when they are the same.
+    """
+
+    def __init__(self, metrics: list[tuple[Metric, bool]],
+                 output_activation: Callable[[Tensor], Tensor] | None = None) -> None:
+        self.metrics = metrics
+        self.output_activation = output_activation
+        for metric, _ in metrics:
+            metric.reset_state()
+        self._losses: list[Tensor] = []
+        self._sizes: list[int] = []
+        self._loss_total: Tensor | None = None
+        self._count = 0
+        self._pending: list[tuple[Tensor, Tensor, Tensor | None]] = []
+        self._pending_values = 0
+
+    def add(self, loss: Tensor, size: int, y_pred: Tensor, y_true: Tensor | None,
+            sample_weight: Tensor | None) -> None:
+        """Record one batch: its mean loss, its size and (for metrics) outputs and targets."""
+        self._losses.append(loss)
+        self._sizes.append(size)
+        if self.metrics and y_true is not None:
+            self._pending.append((y_pred, y_true, sample_weight))
+            self._pending_values += y_pred.numel()
+            if self._pending_values > _PENDING_LIMIT:
+                self._flush_metrics()
+        if len(self._losses) >= 4096:
+            self._flush_loss()
+
+    def _flush_loss(self) -> None:
+        if not self._losses:
+            return
+        losses = torch.stack(self._losses)
+        dtype = accumulator_dtype(losses.device)
+        sizes = torch.tensor(self._sizes, dtype=dtype, device=losses.device)
+        total = (losses.to(dtype) * sizes).sum()
+        self._loss_total = total if self._loss_total is None else self._loss_total + total
+        self._count += sum(self._sizes)
+        self._losses, self._sizes = [], []
+
+    def _flush_metrics(self) -> None:
+        if not self._pending:
+            return
+        y_pred = torch.cat([p for p, _, _ in self._pending])
+        y_true = torch.cat([t for _, t, _ in self._pending])
+        weights = [w for _, _, w in self._pending]
+        sample_weight = None if any(w is None for w in weights) else torch.cat(weights)
+        if self.output_activation is not None:
+            y_pred = self.output_activation(y_pred)
+        for metric, weighted in self.metrics:
+            metric.update_state(y_true, y_pred, sample_weight if weighted else None)
+        self._pending, self._pending_values = [], 0
+
+    def results(self) -> dict[str, float]:
+        """``{"loss": ..., metric names: ...}`` as Python floats, keys sorted as Keras logs them."""
+        self._flush_loss()
+        self._flush_metrics()
+        logs: dict[str, float] = {}
+        if self._loss_total is not None:
+            logs["loss"] = float(self._loss_total) / self._count
+        for metric, _ in self.metrics:
+            value = metric.result()
+            if isinstance(value, dict):
+                logs.update(value)
+            else:
+                logs[metric.name] = float(value)
+        return dict(sorted(logs.items()))
+
+    def lazy(self) -> LazyLogs:
+        """A logs dict that reads the device only if a callback actually looks inside it."""
+        return LazyLogs(self.results)
+
+
+class LazyLogs(dict):
+    """A ``dict`` filled on first access, so batch hooks that ignore their logs cost no sync."""
+
+    def __init__(self, compute: Callable[[], dict[str, float]]) -> None:
+        super().__init__()
+        self._compute: Callable[[], dict[str, float]] | None = compute
+
+    def _fill(self) -> None:
+        if self._compute is not None:
+            compute, self._compute = self._compute, None
+            super().update(compute())
+
+    def __getitem__(self, key: str) -> float:
+        self._fill()
+        return super().__getitem__(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self._fill()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._fill()
+        return super().__len__()
+
+    def __contains__(self, key: object) -> bool:
+        self._fill()
+        return super().__contains__(key)
+
+    def __repr__(self) -> str:
+        self._fill()
+        return super().__repr__()
+
+    def __eq__(self, other: object) -> bool:
+        self._fill()
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._fill()
+        return super().get(key, default)
+
+    def keys(self):  # type: ignore[override]
+        self._fill()
+        return super().keys()
+
+    def values(self):  # type: ignore[override]
+        self._fill()
+        return super().values()
+
+    def items(self):  # type: ignore[override]
+        self._fill()
+        return super().items()
+
+    def copy(self) -> dict[str, float]:
+        self._fill()
+        return dict(super().items())
