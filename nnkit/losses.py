@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from nnkit.config import float_dtype
 from nnkit.errors import ConfigError, DataError
 from nnkit.registry import Registry
 
@@ -202,11 +203,18 @@ class Loss:
         self.name = name or _default_name(type(self))
         self.reduction = reduction
 
+    # A fused torch call giving the mean of ``call`` for same-shaped 2-D float inputs (the common
+    # training case), one kernel instead of several; ``None`` where there is none.
+    _mean_of: Callable[[Tensor, Tensor], Tensor] | None = None
+
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         """Per-sample loss values."""
         raise NotImplementedError
 
     def __call__(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        if (sample_weight is None and self._mean_of is not None and self.reduction in ("sum_over_batch_size", "mean")
+                and y_pred.ndim == 2 and y_true.dtype == y_pred.dtype and y_true.shape == y_pred.shape):
+            return self._mean_of(y_true, y_pred)
         values = self.call(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = sample_weight.to(values.dtype)
@@ -226,8 +234,8 @@ class Loss:
 
         ``output_shape`` is the model output shape without the batch axis.
         """
-        if not y.is_floating_point():
-            y = y.float()
+        if y.dtype != float_dtype():
+            y = y.to(float_dtype())
         if y.ndim == len(output_shape) and output_shape[-1:] == (1,):
             y = y.unsqueeze(-1)
         if tuple(y.shape[1:]) != tuple(output_shape):
@@ -300,7 +308,9 @@ def _simple_loss(class_name: str, fn: Callable[..., Tensor], aliases: tuple[str,
 
 
 MeanSquaredError = _simple_loss("MeanSquaredError", mean_squared_error, ("mse",))
+MeanSquaredError._mean_of = staticmethod(lambda y_true, y_pred: F.mse_loss(y_pred, y_true))
 MeanAbsoluteError = _simple_loss("MeanAbsoluteError", mean_absolute_error, ("mae",))
+MeanAbsoluteError._mean_of = staticmethod(lambda y_true, y_pred: F.l1_loss(y_pred, y_true))
 MeanAbsolutePercentageError = _simple_loss("MeanAbsolutePercentageError", mean_absolute_percentage_error, ("mape",))
 MeanSquaredLogarithmicError = _simple_loss("MeanSquaredLogarithmicError", mean_squared_logarithmic_error, ("msle",))
 LogCosh = _simple_loss("LogCosh", log_cosh, ("logcosh",))
@@ -342,6 +352,8 @@ class BinaryCrossentropy(LossFunctionWrapper):
                  name: str | None = "binary_crossentropy", reduction: str | None = "sum_over_batch_size") -> None:
         super().__init__(binary_crossentropy, name=name, reduction=reduction, from_logits=from_logits,
                          label_smoothing=label_smoothing)
+        if from_logits and not label_smoothing:
+            self._mean_of = lambda y_true, y_pred: F.binary_cross_entropy_with_logits(y_pred, y_true)
 
     def prepare_targets(self, y: Tensor, output_shape: tuple[int, ...]) -> Tensor:
         y = super().prepare_targets(y, output_shape)
@@ -368,6 +380,8 @@ class CategoricalCrossentropy(LossFunctionWrapper):
                  reduction: str | None = "sum_over_batch_size") -> None:
         super().__init__(categorical_crossentropy, name=name, reduction=reduction, from_logits=from_logits,
                          label_smoothing=label_smoothing)
+        if from_logits:
+            self._mean_of = lambda y_true, y_pred: F.cross_entropy(y_pred, y_true, label_smoothing=label_smoothing)
 
     def prepare_targets(self, y: Tensor, output_shape: tuple[int, ...]) -> Tensor:
         if y.ndim == len(output_shape) or (y.ndim == len(output_shape) + 1 and y.shape[-1] == 1 != output_shape[-1]):
@@ -397,6 +411,12 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
     def __init__(self, from_logits: bool = False, name: str | None = "sparse_categorical_crossentropy",
                  reduction: str | None = "sum_over_batch_size") -> None:
         super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction, from_logits=from_logits)
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        if (sample_weight is None and self.fn_kwargs["from_logits"] and y_pred.ndim == 2 and y_true.ndim == 1
+                and y_true.dtype == torch.int64 and self.reduction in ("sum_over_batch_size", "mean")):
+            return F.cross_entropy(y_pred, y_true)
+        return super().__call__(y_true, y_pred, sample_weight)
 
     def prepare_targets(self, y: Tensor, output_shape: tuple[int, ...]) -> Tensor:
         if y.ndim == len(output_shape) + 1 and y.shape[-1] == 1:
@@ -444,7 +464,7 @@ class TorchLoss(Loss):
         return self.module(y_pred, y_true)
 
     def prepare_targets(self, y: Tensor, output_shape: tuple[int, ...]) -> Tensor:
-        return y.float() if y.dtype == torch.float64 else y
+        return y.to(float_dtype()) if y.is_floating_point() else y
 
     def get_config(self) -> dict[str, Any]:
         return {"module": self.module, "name": self.name}
