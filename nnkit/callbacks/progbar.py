@@ -93,8 +93,10 @@ class ProgbarLogger(Callback):
             seconds = time.monotonic() - self._start
             steps = self._seen or self.params.get("steps") or 1
             print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", file=sys.stdout)
-            print(f"{steps}/{steps} - {seconds:.0f}s - {1000 * seconds / steps:.0f}ms/step - "
-                  f"{format_logs(logs or {})}", file=sys.stdout, flush=True)
+            per_step = seconds / steps
+            pace = f"{1e3 * per_step:.0f}ms/step" if per_step >= 1e-3 else f"{1e6 * per_step:.0f}us/step"
+            print(f"{steps}/{steps} - {seconds:.0f}s - {pace} - {format_logs(logs or {})}", file=sys.stdout,
+                  flush=True)
 
     # -- evaluate and predict (validation inside fit stays quiet, as in Keras) ---------------------
     def on_test_begin(self, logs: dict | None = None) -> None:
