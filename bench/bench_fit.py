@@ -7,6 +7,7 @@ Each repetition times both, in alternating order, and the figure reported is the
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 
@@ -53,7 +54,7 @@ def run(spec: dict, repeats: int, metrics: list[str]) -> tuple[float, float, flo
     for rep in range(repeats):
         sizes = [spec["features"], *spec["hidden"]]
         torch_layers: list[nn.Module] = []
-        for a, b in zip(sizes, sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             torch_layers += [nn.Linear(a, b), nn.ReLU()]
         torch_layers.append(nn.Linear(sizes[-1], spec["classes"]))
         torch_model = nn.Sequential(*torch_layers)
@@ -66,12 +67,12 @@ def run(spec: dict, repeats: int, metrics: list[str]) -> tuple[float, float, flo
                             Dense(spec["classes"], activation="softmax")])
         model.compile(loss="categorical_crossentropy", optimizer=spec["optimizer"], metrics=metrics)
 
-        def time_hand() -> None:
+        def time_hand(torch_model=torch_model, torch_opt=torch_opt) -> None:
             start = time.perf_counter()
             hand_loop(torch_model, torch_opt, x, y, spec["epochs"], spec["batch"])
             hand_times.append(time.perf_counter() - start)
 
-        def time_nnkit() -> None:
+        def time_nnkit(model=model) -> None:
             start = time.perf_counter()
             model.fit(x, y, epochs=spec["epochs"], batch_size=spec["batch"], verbose=0)
             nnkit_times.append(time.perf_counter() - start)

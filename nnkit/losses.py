@@ -427,12 +427,11 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
                 f"Loss '{self.name}' needs one integer label per sample (shape (n,)), but y has shape "
                 f"{tuple(y.shape)}. For one-hot targets use loss='categorical_crossentropy'."
             )
-        if y.is_floating_point():
-            if y.numel() and not bool(torch.all(y == torch.round(y))):
-                raise DataError(
-                    f"Loss '{self.name}' needs integer class labels, but y holds non-integer values. "
-                    "For probabilities use loss='categorical_crossentropy'."
-                )
+        if y.is_floating_point() and y.numel() and not bool(torch.all(y == torch.round(y))):
+            raise DataError(
+                f"Loss '{self.name}' needs integer class labels, but y holds non-integer values. "
+                "For probabilities use loss='categorical_crossentropy'."
+            )
         y = y.long()
         if y.numel() and (bool(y.min() < 0) or bool(y.max() >= n_classes)):
             raise DataError(

@@ -2,13 +2,13 @@
 
 An nnkit optimizer is a small spec: its config is its constructor arguments, and ``build(params)``
 returns the matching ``torch.optim`` optimizer. Keras features torch lacks are applied around the step:
-decoupled ``weight_decay`` for every optimizer and gradient clipping (``clipnorm``, ``clipvalue``,
-``global_clipnorm``). Epsilon is added as torch adds it (to the bias-corrected root mean square),
-which differs from Keras only in the seventh decimal of a step.
+decoupled ``weight_decay`` for every optimizer, gradient clipping (``clipnorm``, ``clipvalue``,
+``global_clipnorm``), and for Adam/AdamW Keras's placement of epsilon, so their updates equal Keras's.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -84,7 +84,11 @@ class Optimizer:
     @property
     def needs_hooks(self) -> bool:
         """Whether ``before_step`` has any work to do."""
-        return bool(self.clipnorm or self.clipvalue or self.global_clipnorm or self._decoupled_decay)
+        return bool(self.clipnorm or self.clipvalue or self.global_clipnorm or self._decoupled_decay
+                    or type(self)._adjust_step is not Optimizer._adjust_step)
+
+    def _adjust_step(self) -> None:
+        """Per-step hyperparameter changes that make torch's update equal Keras's (none by default)."""
 
     @property
     def _decoupled_decay(self) -> float:
@@ -92,18 +96,19 @@ class Optimizer:
 
     def before_step(self) -> None:
         """Clip gradients and apply decoupled weight decay, as Keras does before each update."""
-        grads = [p.grad for p in self._params if p.grad is not None]
-        if self.clipvalue:
-            torch._foreach_clamp_min_(grads, -self.clipvalue)
-            torch._foreach_clamp_max_(grads, self.clipvalue)
-        if self.clipnorm:
-            for g in grads:
+        if self.clipvalue or self.clipnorm:
+            grads = [p.grad for p in self._params if p.grad is not None]
+            if self.clipvalue:
+                torch._foreach_clamp_min_(grads, -self.clipvalue)
+                torch._foreach_clamp_max_(grads, self.clipvalue)
+            for g in grads if self.clipnorm else ():
                 torch.nn.utils.clip_grad_norm_([g], self.clipnorm)
         if self.global_clipnorm:
             torch.nn.utils.clip_grad_norm_(self._params, self.global_clipnorm)
         if self._decoupled_decay:
             with torch.no_grad():
                 torch._foreach_mul_(self._params, 1.0 - self.learning_rate * self._decoupled_decay)
+        self._adjust_step()
 
     @property
     def learning_rate(self) -> float:
@@ -196,6 +201,13 @@ class Adam(_AdamFamily):
     def _hyperparameters(self) -> dict[str, Any]:
         return {**super()._hyperparameters(), "amsgrad": self.amsgrad}
 
+    def _adjust_step(self) -> None:
+        # Keras adds epsilon to sqrt(v) before bias correction, torch after it; scaling torch's
+        # epsilon by 1 / sqrt(1 - beta_2 ** t) makes the two updates identical.
+        eps = self.epsilon / math.sqrt(1.0 - self.beta_2 ** (self.iterations + 1))
+        for group in self.torch_optimizer.param_groups:
+            group["eps"] = eps
+
 
 @OPTIMIZERS.register("adamw")
 class AdamW(Adam):
@@ -232,11 +244,59 @@ class Nadam(_AdamFamily):
         return {**super()._torch_kwargs(), "momentum_decay": 0.004}
 
 
+class KerasRMSprop(torch.optim.Optimizer):
+    """RMSprop with Keras's update ``w -= lr * g / sqrt(v + eps)`` (torch's ``RMSprop`` uses
+    ``sqrt(v) + eps``, which moves near-zero gradients far more on the first steps)."""
+
+    def __init__(self, params: Iterable[nn.Parameter], lr: float = 0.001, alpha: float = 0.9, eps: float = 1e-7,
+                 momentum: float = 0.0, centered: bool = False) -> None:
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum, "centered": centered})
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            states = [self.state[p] for p in params]
+            for p, state in zip(params, states):
+                if not state:
+                    state["square_avg"] = torch.zeros_like(p)
+                    if group["momentum"] > 0:
+                        state["momentum_buffer"] = torch.zeros_like(p)
+                    if group["centered"]:
+                        state["grad_avg"] = torch.zeros_like(p)
+            rho = group["alpha"]
+            square_avg = [s["square_avg"] for s in states]
+            torch._foreach_mul_(square_avg, rho)
+            torch._foreach_addcmul_(square_avg, grads, grads, value=1 - rho)
+            if group["centered"]:
+                grad_avg = [s["grad_avg"] for s in states]
+                torch._foreach_mul_(grad_avg, rho)
+                torch._foreach_add_(grad_avg, grads, alpha=1 - rho)
+                denominator = torch._foreach_addcmul(square_avg, grad_avg, grad_avg, value=-1)
+                torch._foreach_add_(denominator, group["eps"])
+            else:
+                denominator = torch._foreach_add(square_avg, group["eps"])
+            torch._foreach_sqrt_(denominator)
+            increment = torch._foreach_div(grads, denominator)
+            torch._foreach_mul_(increment, group["lr"])
+            if group["momentum"] > 0:
+                buffers = [s["momentum_buffer"] for s in states]
+                torch._foreach_mul_(buffers, group["momentum"])
+                torch._foreach_add_(buffers, increment)
+                increment = buffers
+            torch._foreach_sub_(params, increment)
+        return loss
+
+
 @OPTIMIZERS.register("rmsprop")
 class RMSprop(Optimizer):
-    """RMSprop; Keras defaults ``rho=0.9`` (torch's ``alpha``), ``epsilon=1e-7``."""
+    """RMSprop with Keras's update and defaults ``rho=0.9``, ``epsilon=1e-7``."""
 
-    torch_class = torch.optim.RMSprop
+    torch_class = KerasRMSprop
 
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False, **kwargs: Any) -> None:

@@ -8,7 +8,6 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import numpy as np
 import pytest
-import torch
 
 import nnkit
 

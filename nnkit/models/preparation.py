@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from nnkit import losses, metrics as metrics_module
+from nnkit import losses
+from nnkit import metrics as metrics_module
 from nnkit.errors import ConfigError, DataError
 from nnkit.training.data import (
     ArrayData,

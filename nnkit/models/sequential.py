@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nnkit import config, losses, metrics as metrics_module, optimizers
+from nnkit import config, losses, optimizers
+from nnkit import metrics as metrics_module
 from nnkit.callbacks.callback import Callback, CallbackList
 from nnkit.callbacks.history import History
 from nnkit.callbacks.progbar import ProgbarLogger
@@ -18,11 +20,20 @@ from nnkit.errors import ConfigError, DataError, NotReadyError
 from nnkit.layers.base import LAYERS, LayerSpec, Shape
 from nnkit.layers.core import InputLayer
 from nnkit.models import preparation
-from nnkit.training.data import ArrayData, LoaderData, is_loader_input
+from nnkit.training.data import ArrayData, Batch, LoaderData, is_loader_input
 from nnkit.training.loop import Loop, StepFunctions
 from nnkit.utils.naming import unique_name
 
 _FUSABLE = {nn.Softmax: "softmax", nn.Sigmoid: "sigmoid"}
+
+
+@dataclass
+class _Source:
+    """A re-iterable stream of batches with its length and target shape (``None`` without targets)."""
+
+    batches: Callable[[], Iterator[Batch]]
+    steps: int | None
+    target_shape: Shape | None
 
 
 class Sequential:
@@ -111,7 +122,8 @@ class Sequential:
             )
         if not self.layers:
             raise ConfigError(f"Sequential '{self.name}' has no layers; add some before building it.")
-        self._build(tuple(shape))
+        if self._module is None or tuple(shape) != self._input_shape:
+            self._build(tuple(shape))
 
     def _build(self, sample_shape: Shape) -> None:
         shape = sample_shape
@@ -288,7 +300,7 @@ class Sequential:
             module = self._ensure_built()
             forward, activation, loss = self._loss_path(module)
             weight = self._compile_args["loss_weight"]
-            loss_fn = loss if weight is None else (lambda y, p, w: weight * loss(y, p, w))
+            loss_fn = loss if weight is None else _scaled(loss, weight)
             self.optimizer.build(module.parameters())
             self._loop = Loop(StepFunctions(module, forward, activation, loss_fn, self._penalty(), self.optimizer,
                                             metrics), control=self)
@@ -323,6 +335,32 @@ class Sequential:
         preparation.check_input_shape(self, x_tensor, what)
         return preparation.array_data(self, x_tensor, y, sample_weight, class_weight).to(self.device)
 
+    def _source(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None, *,
+                batch_size: int, shuffle: bool = False, steps: int | None = None, targets: bool = True) -> _Source:
+        """Batches of arrays or of a Dataset/DataLoader, checked against the model."""
+        if isinstance(x, ArrayData):
+            data = x
+        elif is_loader_input(x):
+            loader = LoaderData(x, batch_size, shuffle, self.device)
+            first_x, first_y, _ = next(iter(loader.batches()))
+            self._ensure_built(tuple(first_x.shape[1:]))
+            total = steps or loader.steps(batch_size)
+            if not targets:
+                return _Source(lambda: preparation.take(loader.batches(), total), total, None)
+            output_shape = self.layers[-1].output_shape
+            target_shape = tuple(self.loss.prepare_targets(first_y, output_shape).shape[1:])
+            return _Source(preparation.loader_batches(loader, self.loss, output_shape, total), total, target_shape)
+        elif targets:
+            data = self._array_data(x, y, sample_weight, class_weight)
+        else:
+            tensor = preparation.inputs(x, "x")
+            self._ensure_built(tuple(tensor.shape[1:]))
+            preparation.check_input_shape(self, tensor, "x")
+            data = ArrayData(tensor).to(self.device)
+        total = preparation.limited(data.steps(batch_size), steps)
+        target_shape = None if data.y is None else tuple(data.y.shape[1:])
+        return _Source(lambda: preparation.take(data.batches(batch_size, shuffle), total), total, target_shape)
+
     def _callbacks(self, callbacks: list[Callback] | None, verbose: int, params: dict[str, Any],
                    history: bool = False) -> CallbackList:
         extra: list[Callback] = [History()] if history else []
@@ -340,104 +378,59 @@ class Sequential:
         """Train for ``epochs`` epochs; returns a :class:`History` (Keras signature and semantics).
 
         ``x`` may be a NumPy array, tensor, DataFrame, list, or a torch ``Dataset``/``DataLoader``
-        yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches.
+        yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches. ``validation_split`` holds out the
+        last fraction of the samples, before shuffling, as Keras does.
         """
-        loss = self._require_compiled("fit")
+        self._require_compiled("fit")
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         preparation.check_epochs(epochs, initial_epoch)
-        if is_loader_input(x):
-            if validation_split:
-                raise DataError("validation_split is not supported for a Dataset or DataLoader; pass "
-                                "validation_data instead.")
-            train = LoaderData(x, batch_size, shuffle, self.device)
-            first = next(iter(train.batches()))
-            self._ensure_built(tuple(first[0].shape[1:]))
-            target_shape = tuple(loss.prepare_targets(first[1], self.layers[-1].output_shape).shape[1:])
-            make_batches = preparation.loader_batches(train, loss, self.layers[-1].output_shape, steps_per_epoch)
-        else:
-            data = self._array_data(x, y, sample_weight, class_weight)
+        if validation_split and is_loader_input(x):
+            raise DataError("validation_split is not supported for a Dataset or DataLoader; pass validation_data.")
+        if not is_loader_input(x):
+            x = self._array_data(x, y, sample_weight, class_weight)
             if validation_split and validation_data is None:
-                data, split = data.split(validation_split)
-                validation_data = split
-            train_data = data
-            target_shape = tuple(data.y.shape[1:])
-            steps = preparation.limited(train_data.steps(batch_size), steps_per_epoch)
-            make_batches = (lambda: preparation.take(train_data.batches(batch_size, shuffle), steps))
-        loop = self._get_loop(target_shape)
-        validation = self._validation(validation_data, validation_batch_size or batch_size, validation_steps)
-        steps_hint = steps_per_epoch or (train.steps(batch_size) if is_loader_input(x) else steps)
-        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": epochs, "steps": steps_hint},
+                x, validation_data = x.split(validation_split)
+        train = self._source(x, batch_size=batch_size, shuffle=shuffle, steps=steps_per_epoch)
+        loop = self._get_loop(train.target_shape)
+        validation = None
+        if validation_data is not None:
+            if not (isinstance(validation_data, ArrayData) or is_loader_input(validation_data)):
+                val_x, val_y, val_w = preparation.unpack_validation(validation_data)
+                validation_data = self._array_data(val_x, val_y, val_w, what="validation_data x")
+            validation = self._source(validation_data, batch_size=validation_batch_size or batch_size,
+                                      steps=validation_steps).batches
+        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": epochs, "steps": train.steps},
                               history=True)
         history = next(cb for cb in cbs if isinstance(cb, History))
-        loop.fit(make_batches, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs, validation=validation,
+        loop.fit(train.batches, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs, validation=validation,
                  validation_freq=validation_freq)
         self.history = history
         return history
-
-    def _validation(self, validation_data: Any, batch_size: int, steps: int | None) -> Callable | None:
-        if validation_data is None:
-            return None
-        if isinstance(validation_data, ArrayData):
-            data = validation_data
-        elif is_loader_input(validation_data):
-            loader = LoaderData(validation_data, batch_size, False, self.device)
-            return preparation.loader_batches(loader, self.loss, self.layers[-1].output_shape, steps)
-        else:
-            parts = preparation.unpack_validation(validation_data)
-            data = self._array_data(parts[0], parts[1], parts[2], what="validation_data x")
-        return lambda: preparation.take(data.batches(batch_size), steps)
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
                  sample_weight: Any = None, steps: int | None = None, callbacks: list[Callback] | None = None,
                  return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
         in :attr:`metrics_names` order, or a dict with ``return_dict=True``."""
-        loss = self._require_compiled("evaluate")
+        self._require_compiled("evaluate")
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
-        if is_loader_input(x):
-            data = LoaderData(x, batch_size, False, self.device)
-            first = next(iter(data.batches()))
-            self._ensure_built(tuple(first[0].shape[1:]))
-            target_shape = tuple(loss.prepare_targets(first[1], self.layers[-1].output_shape).shape[1:])
-            batches = preparation.loader_batches(data, loss, self.layers[-1].output_shape, steps)()
-            total = steps or data.steps(batch_size)
-        else:
-            array = self._array_data(x, y, sample_weight)
-            target_shape = tuple(array.y.shape[1:])
-            total = preparation.limited(array.steps(batch_size), steps)
-            batches = preparation.take(array.batches(batch_size), total)
-        loop = self._get_loop(target_shape)
-        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": total})
-        logs = loop.test_pass(batches, cbs)
-        if return_dict:
-            return logs
-        if not self.metrics:
-            return logs["loss"]
-        return [logs[name] for name in self.metrics_names]
+        source = self._source(x, y, sample_weight, batch_size=batch_size, steps=steps)
+        loop = self._get_loop(source.target_shape)
+        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
+        logs = loop.test_pass(source.batches(), cbs)
+        return preparation.result_like_keras(self, logs, return_dict)
 
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
                 callbacks: list[Callback] | None = None) -> np.ndarray:
         """Model outputs for ``x`` as a NumPy array."""
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
-        if is_loader_input(x):
-            data = LoaderData(x, batch_size, False, self.device)
-            first = next(iter(data.batches()))
-            self._ensure_built(tuple(first[0].shape[1:]))
-            total = steps or data.steps(batch_size)
-            batches = preparation.take(data.batches(), total)
-        else:
-            tensor = preparation.inputs(x, "x")
-            self._ensure_built(tuple(tensor.shape[1:]))
-            preparation.check_input_shape(self, tensor, "x")
-            array = ArrayData(tensor).to(self.device)
-            total = preparation.limited(array.steps(batch_size), steps)
-            batches = preparation.take(array.batches(batch_size), total)
-        loop = self._loop or Loop(StepFunctions(self.module, self.module, None, None, None, None, []), self)
-        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": total})
-        return loop.predict_pass(batches, cbs).cpu().numpy()
+        source = self._source(x, batch_size=batch_size, steps=steps, targets=False)
+        loop = Loop(StepFunctions(self.module, self.module, None, None, None, None, []), control=self)
+        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
+        return loop.predict_pass(source.batches(), cbs).cpu().numpy()
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
                        return_dict: bool = False) -> float | list[float] | dict[str, float]:
@@ -505,3 +498,12 @@ def _flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
         return x
 
     return forward
+
+
+def _scaled(loss: Callable[..., Tensor], weight: float) -> Callable[..., Tensor]:
+    """``loss`` times a constant ``loss_weights`` factor."""
+
+    def weighted(y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        return weight * loss(y_true, y_pred, sample_weight)
+
+    return weighted

@@ -19,7 +19,7 @@ def _size(count: int) -> str:
 
 def summary_text(model: Sequential, width: int = 72) -> str:
     """A Keras-style table: layer (type), output shape, parameter count, and totals."""
-    model.module  # build, so shapes and counts exist
+    model.build()  # no-op when built; shapes and counts need the modules
     name_w, shape_w = int(width * 0.45), int(width * 0.33)
     rule, double = "_" * width, "=" * width
     rows = [f'Model: "{model.name}"', rule,

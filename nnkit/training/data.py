@@ -94,23 +94,22 @@ class ArrayData:
 
     def to(self, device: torch.device) -> ArrayData:
         """The same data on ``device`` (no copy when already there)."""
-        move = (lambda t: None if t is None else t.to(device, non_blocking=True))
-        return ArrayData(move(self.x), move(self.y), move(self.sample_weight))
+        return ArrayData(*(None if t is None else t.to(device, non_blocking=True)
+                           for t in (self.x, self.y, self.sample_weight)))
 
     def split(self, validation_split: float) -> tuple[ArrayData, ArrayData]:
         """Keras's split: the last ``validation_split`` fraction, before any shuffling, validates."""
         if not 0.0 < validation_split < 1.0:
             raise DataError(f"validation_split must be in (0, 1). Received: {validation_split!r}.")
-        cut = int(math.floor(len(self) * (1.0 - validation_split)))
+        cut = math.floor(len(self) * (1.0 - validation_split))
         if cut == 0 or cut == len(self):
             raise DataError(
                 f"validation_split={validation_split} leaves an empty training or validation set for "
                 f"{len(self)} samples. Use more data or a different fraction."
             )
-        part = (lambda t, s: None if t is None else t[s])
-        head, tail = slice(0, cut), slice(cut, None)
-        return (ArrayData(self.x[head], part(self.y, head), part(self.sample_weight, head)),
-                ArrayData(self.x[tail], part(self.y, tail), part(self.sample_weight, tail)))
+        parts = (self.x, self.y, self.sample_weight)
+        return (ArrayData(*(None if t is None else t[:cut] for t in parts)),
+                ArrayData(*(None if t is None else t[cut:] for t in parts)))
 
     def steps(self, batch_size: int) -> int:
         """Number of batches in one pass."""
