@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import nnkit
@@ -50,7 +49,7 @@ def test_fit_history_and_weights_match_keras(keras, rng, optimizer):
 
 
 def test_evaluate_matches_keras_list_and_dict(keras, rng):
-    x, labels, y = _data(rng)
+    x, _labels, y = _data(rng)
     n_model, k_model = _pair(keras, [(8, "tanh"), (10, "softmax")], 20,
                              {"loss": "categorical_crossentropy", "optimizer": "sgd", "metrics": ["accuracy"]})
     ours, theirs = n_model.evaluate(x, y, verbose=0), k_model.evaluate(x, y, verbose=0)
@@ -83,7 +82,7 @@ def test_mse_with_accuracy_uses_categorical_accuracy_like_keras(keras, rng):
 
 
 def test_sample_and_class_weights_match_keras(keras, rng):
-    x, labels, y = _data(rng, classes=3)
+    x, _labels, y = _data(rng, classes=3)
     compile_kwargs = {"loss": "categorical_crossentropy", "optimizer": "sgd", "weighted_metrics": ["accuracy"]}
     n_model, k_model = _pair(keras, [(3, "softmax")], 20, compile_kwargs)
     weights = rng.random(len(x))
