@@ -149,6 +149,28 @@ def test_per_sample_function_matches_keras(keras, rng, name, kwargs, kind):
     assert_close(actual, np.asarray(expected))
 
 
+@pytest.mark.parametrize("name", ["SparseCategoricalCrossentropy", "CategoricalCrossentropy"])
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_sequence_crossentropy_with_per_step_weights_matches_keras(keras, rng, name, from_logits):
+    z = rng.normal(size=(3, 5, K)).astype(np.float32)
+    y_pred = z if from_logits else _softmax(z).astype(np.float32)
+    labels = rng.integers(0, K, size=(3, 5))
+    y_true = labels if name.startswith("Sparse") else np.eye(K, dtype=np.float32)[labels]
+    weights = rng.uniform(size=(3, 5)).astype(np.float32)
+    expected = _keras_value(keras, name, {"from_logits": from_logits}, y_true, y_pred, sample_weight=weights)
+    loss = getattr(L, name)(from_logits=from_logits)
+    actual = loss(torch.from_numpy(y_true), torch.from_numpy(y_pred), sample_weight=torch.from_numpy(weights))
+    assert_close(actual, expected)
+
+
+def test_column_sample_weight_matches_keras(keras):
+    y_true, y_pred, weights = np.array([[1.0], [2.0]]), np.zeros((2, 1)), np.array([[1.0], [3.0]])
+    expected = _keras_value(keras, "MeanSquaredError", {}, y_true, y_pred, sample_weight=weights)
+    actual = L.MeanSquaredError()(*(torch.tensor(a, dtype=torch.float32) for a in (y_true, y_pred, weights)))
+    assert_close(actual, expected)
+    assert_close(actual, (1 * 1 + 3 * 4) / 2)
+
+
 # --- hand computations ------------------------------------------------------------------------
 
 

@@ -1,0 +1,38 @@
+"""Regularizers compute Keras's penalties and accept the tutorial spelling Regularizer('l2', f)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnkit import regularizers
+from nnkit.errors import ConfigError
+from nnkit.regularizers import L1, L1L2, L2, Regularizer
+
+W = torch.tensor([[1.0, -2.0], [3.0, -4.0]])
+
+
+def test_penalties_by_hand():
+    assert L1(0.1)(W).item() == pytest.approx(1.0)
+    assert L2(0.1)(W).item() == pytest.approx(3.0)
+    assert L1L2(l1=0.1, l2=0.1)(W).item() == pytest.approx(4.0)
+    assert L1L2()(W).item() == 0.0
+
+
+def test_string_defaults_are_keras_defaults(keras):
+    assert regularizers.get("l2").l2 == pytest.approx(keras.regularizers.get("l2").get_config()["l2"])
+    assert regularizers.get("l1").l1 == pytest.approx(keras.regularizers.get("l1").get_config()["l1"])
+
+
+def test_tutorial_spelling_builds_the_named_regularizer():
+    reg = Regularizer("l2", 0.01)
+    assert isinstance(reg, L2) and reg.l2 == 0.01
+    assert isinstance(Regularizer("l1_l2", l1=0.1, l2=0.2), L1L2)
+    assert regularizers.get({"class_name": "L2", "config": {"l2": 0.5}}).l2 == 0.5
+
+
+def test_bad_factors_and_names():
+    with pytest.raises(ConfigError, match="non-negative"):
+        L2(-1)
+    with pytest.raises(ConfigError, match="Did you mean 'l2'"):
+        Regularizer("l22", 0.1)
