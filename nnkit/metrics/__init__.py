@@ -23,6 +23,7 @@ from nnkit.metrics.accuracy import (
     sparse_categorical_accuracy,
 )
 from nnkit.metrics.base import METRICS, Mean, MeanMetricWrapper, Metric
+from nnkit.registry import closest, snake_case
 
 __all__ = [
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanMetricWrapper", "Metric",
@@ -61,9 +62,10 @@ def get(identifier: str | Metric | Callable[..., Any], *, loss: losses.Loss | No
         if identifier in losses.LOSSES:
             fn = losses.LOSSES.get(identifier)()
             return MeanMetricWrapper(lambda y_true, y_pred: fn.call(y_true, y_pred), name=identifier)
-        known = sorted({*METRICS.names(), *losses.LOSSES.names(), "accuracy"})
-        raise ConfigError(METRICS._unknown_message(identifier).split(" Known")[0]
-                          + f" Known metrics: {', '.join(known)}.")
+        known = sorted({*METRICS.names(), *losses.LOSSES.names(), "accuracy", "acc"})
+        guess = closest(snake_case(identifier), known)
+        hint = f" Did you mean '{guess}'?" if guess else ""
+        raise ConfigError(f"Unknown metric '{identifier}'.{hint} Known metrics: {', '.join(known)}.")
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise ConfigError(f"Expected a metric name, a Metric or a function fn(y_true, y_pred). Received: {identifier!r}.")
