@@ -95,6 +95,21 @@ def check_epochs(epochs: Any, initial_epoch: Any) -> None:
             raise ConfigError(f"{name} must be a non-negative int. Received: {name}={value!r}.")
 
 
+def check_validation_freq(value: Any) -> None:
+    """``validation_freq`` is a positive int or a collection of 1-based epoch numbers."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value >= 1:
+            return
+    elif isinstance(value, (list, tuple, set, range)) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value
+    ):
+        return
+    raise ConfigError(
+        "validation_freq must be a positive int (validate every N epochs) or a list of 1-based epoch "
+        f"numbers. Received: validation_freq={value!r}."
+    )
+
+
 def limited(steps: int, limit: int | None) -> int:
     """``steps`` capped by an optional user limit."""
     if limit is None:
@@ -159,18 +174,22 @@ def array_data(model: Sequential, x: Tensor, y: Any, sample_weight: Any, class_w
         raise DataError("`y` is required to fit or evaluate on arrays; received None.")
     y_tensor = to_tensor(y, "y")
     check_same_length(x=x, y=y_tensor)
-    y_tensor = model.loss.prepare_targets(y_tensor, model.layers[-1].output_shape)
     check_finite(y_tensor, "y")
+    y_tensor = model.loss.prepare_targets(y_tensor, model.layers[-1].output_shape)
     weights = None
     if sample_weight is not None:
-        weights = to_tensor(sample_weight, "sample_weight").to(torch.float32).reshape(len(y_tensor), -1)
-        if weights.shape[1] != 1:
+        raw = to_tensor(sample_weight, "sample_weight")
+        check_same_length(y=y_tensor, sample_weight=raw)
+        if raw.numel() != len(raw):
             raise DataError(f"sample_weight must hold one weight per sample, shape ({len(y_tensor)},). "
-                            f"Received shape {tuple(to_tensor(sample_weight, 'sample_weight').shape)}.")
-        weights = weights[:, 0]
+                            f"Received shape {tuple(raw.shape)}.")
+        weights = raw.reshape(-1).to(torch.float32)
         check_finite(weights, "sample_weight")
-        if bool((weights < 0).any()):
-            raise DataError("sample_weight must be non-negative.")
+        negative = (weights < 0).nonzero()
+        if len(negative):
+            first = negative[0, 0].item()
+            raise DataError(f"sample_weight must be non-negative, but sample {first} has weight "
+                            f"{weights[first].item():g}.")
     if class_weight is not None:
         per_class = class_weight_to_sample_weight(class_weight, y_tensor)
         weights = per_class if weights is None else weights * per_class

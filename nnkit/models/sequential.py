@@ -344,6 +344,7 @@ class Sequential:
             loader = LoaderData(x, batch_size, shuffle, self.device)
             first_x, first_y, _ = next(iter(loader.batches()))
             self._ensure_built(tuple(first_x.shape[1:]))
+            preparation.check_input_shape(self, first_x, "x")
             total = steps or loader.steps(batch_size)
             if not targets:
                 return _Source(lambda: preparation.take(loader.batches(), total), total, None)
@@ -385,6 +386,7 @@ class Sequential:
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         preparation.check_epochs(epochs, initial_epoch)
+        preparation.check_validation_freq(validation_freq)
         if validation_split and is_loader_input(x):
             raise DataError("validation_split is not supported for a Dataset or DataLoader; pass validation_data.")
         if not is_loader_input(x):

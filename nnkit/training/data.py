@@ -46,6 +46,8 @@ def to_tensor(value: Any, what: str) -> Tensor:
             )
         if array.dtype == np.uint16 or array.dtype == np.uint32 or array.dtype == np.uint64:
             array = array.astype(np.int64)
+        if not array.flags.writeable:  # e.g. pandas 3 hands out read-only views
+            array = array.copy()
         tensor = torch.from_numpy(np.ascontiguousarray(array))
     if tensor.ndim == 0:
         raise DataError(f"`{what}` must hold at least one sample, but received a scalar.")
