@@ -42,7 +42,7 @@ def _same_shape(y_true: Tensor, y_pred: Tensor, loss: str) -> Tensor:
             f"Loss '{loss}' needs targets shaped like the model output {tuple(y_pred.shape)}, "
             f"but received targets of shape {tuple(y_true.shape)}. Reshape y or change the output layer."
         )
-    if not y_true.is_floating_point():
+    if y_true.dtype != y_pred.dtype:
         y_true = y_true.to(y_pred.dtype)
     return y_true
 

@@ -101,8 +101,10 @@ class Optimizer:
             if self.clipvalue:
                 torch._foreach_clamp_min_(grads, -self.clipvalue)
                 torch._foreach_clamp_max_(grads, self.clipvalue)
-            for g in grads if self.clipnorm else ():
-                torch.nn.utils.clip_grad_norm_([g], self.clipnorm)
+            if self.clipnorm:
+                norms = torch._foreach_norm(grads)
+                scales = [torch.clamp(self.clipnorm / torch.clamp(n, min=1e-12), max=1.0) for n in norms]
+                torch._foreach_mul_(grads, scales)
         if self.global_clipnorm:
             torch.nn.utils.clip_grad_norm_(self._params, self.global_clipnorm)
         if self._decoupled_decay:
@@ -236,12 +238,13 @@ class Adamax(_AdamFamily):
 
 @OPTIMIZERS.register("nadam")
 class Nadam(_AdamFamily):
-    """Adam with Nesterov momentum and Keras's 0.96 ** (0.004 t) momentum schedule."""
+    """Adam with Nesterov momentum and Keras 3's schedule ``beta_1 * (1 - 0.5 * 0.96 ** t)``."""
 
     torch_class = torch.optim.NAdam
 
     def _torch_kwargs(self) -> dict[str, Any]:
-        return {**super()._torch_kwargs(), "momentum_decay": 0.004}
+        # torch computes 0.96 ** (t * momentum_decay); Keras 3 uses 0.96 ** t.
+        return {**super()._torch_kwargs(), "momentum_decay": 1.0}
 
 
 class KerasRMSprop(torch.optim.Optimizer):

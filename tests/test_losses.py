@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -372,7 +372,7 @@ def test_sparse_labels_out_of_range_raise(labels, match):
 
 
 def test_sparse_non_integer_labels_raise():
-    with pytest.raises(DataError, match="integer class labels.*categorical_crossentropy"):
+    with pytest.raises(DataError, match=r"integer class labels.*categorical_crossentropy"):
         L.SparseCategoricalCrossentropy().prepare_targets(torch.tensor([0.0, 1.5, 2.0]), (3,))
 
 
@@ -486,7 +486,7 @@ _floats = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 _matrices = hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(data=st.data(), shape=_matrices)
 def test_mse_equals_numpy_mean_of_squared_difference(data, shape):
     y_true = data.draw(hnp.arrays(np.float32, shape, elements=_floats))
@@ -497,7 +497,7 @@ def test_mse_equals_numpy_mean_of_squared_difference(data, shape):
     assert_close(per_sample, np.mean((y_true.astype(np.float64) - y_pred) ** 2, axis=-1), rtol=1e-4, atol=1e-3)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None)
 @given(
     data=st.data(),
     shape=_matrices,
