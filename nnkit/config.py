@@ -9,6 +9,7 @@ import torch
 from nnkit.errors import ConfigError
 
 _FLOATX = "float32"
+_IMAGE_DATA_FORMAT = "channels_last"
 _DEVICE: str | None = os.environ.get("NNKIT_DEVICE") or None
 _FLOAT_TYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
                 "float64": torch.float64}
@@ -54,3 +55,29 @@ def set_device(device: str | torch.device | None) -> None:
         except (RuntimeError, TypeError) as exc:
             raise ConfigError(f"Invalid device {device!r}: {exc}.") from None
     _DEVICE = None if device is None else str(device)
+
+
+def image_data_format() -> str:
+    """Default layout of image-like data: ``'channels_last'`` (Keras's default) or ``'channels_first'``."""
+    return _IMAGE_DATA_FORMAT
+
+
+def set_image_data_format(data_format: str) -> None:
+    """Set the default ``data_format`` of convolution, pooling and similar layers."""
+    global _IMAGE_DATA_FORMAT
+    if data_format not in ("channels_last", "channels_first"):
+        raise ConfigError(
+            f"data_format must be 'channels_last' or 'channels_first'. Received: {data_format!r}."
+        )
+    _IMAGE_DATA_FORMAT = data_format
+
+
+def resolve_data_format(data_format: str | None) -> str:
+    """A layer's ``data_format`` argument, with ``None`` meaning the global default."""
+    if data_format is None:
+        return _IMAGE_DATA_FORMAT
+    if data_format not in ("channels_last", "channels_first"):
+        raise ConfigError(
+            f"data_format must be 'channels_last' or 'channels_first'. Received: {data_format!r}."
+        )
+    return data_format

@@ -60,7 +60,16 @@ class LayerSpec:
     """
 
     _BASE_ARGS: ClassVar[tuple[str, ...]] = ("name", "input_shape", "input_dim", "batch_input_shape",
-                                             "batch_size", "trainable", "dtype")
+                                             "batch_size", "trainable", "dtype", "activity_regularizer")
+
+    #: Which tensor layout the built module works in. ``"keras"``: exactly the shapes the layer
+    #: reports (channels last for images). ``"torch"``: the same tensors with the last (channel) axis
+    #: moved to axis 1, as torch's convolutions want. ``"any"``: element-wise, either works.
+    #: Sequential inserts one axis move where consecutive layers disagree, not one per layer.
+    layout: str = "keras"
+
+    #: Whether the module computes a Keras-style mask (``compute_mask``) for the layers after it.
+    produces_mask: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -80,6 +89,7 @@ class LayerSpec:
         self.name: str = kwargs.get("name") or unique_name(snake_case(type(self).__name__))
         self._declared_shape = self._shape_from(kwargs)
         self._trainable = bool(kwargs.get("trainable", True))
+        self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self.module: nn.Module | None = None
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
@@ -91,6 +101,10 @@ class LayerSpec:
 
     def regularization_terms(self) -> list[tuple[torch.Tensor, Any]]:
         """``(tensor, regularizer)`` pairs whose penalties join the training loss."""
+        return []
+
+    def constraint_terms(self) -> list[tuple[torch.Tensor, Any]]:
+        """``(parameter, constraint)`` pairs projected after every optimizer step."""
         return []
 
     # -- shapes -------------------------------------------------------------------------------

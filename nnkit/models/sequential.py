@@ -18,6 +18,7 @@ from nnkit.callbacks.history import History
 from nnkit.callbacks.progbar import ProgbarLogger
 from nnkit.errors import ConfigError, DataError, NotReadyError
 from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.containers import MaskedSequential, MoveChannels
 from nnkit.layers.core import InputLayer
 from nnkit.models import preparation
 from nnkit.training.data import ArrayData, Batch, LoaderData, is_loader_input
@@ -64,6 +65,7 @@ class Sequential:
         self._metrics_key: tuple | None = None
         self.stop_training = False
         self.history: History | None = None
+        self._hooks: list[Any] = []
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -126,11 +128,24 @@ class Sequential:
             self._build(tuple(shape))
 
     def _build(self, sample_shape: Shape) -> None:
-        shape = sample_shape
+        children: OrderedDict[str, nn.Module] = OrderedDict()
+        shape, torch_layout = sample_shape, False
         for layer in self._layers:
-            shape = layer.attach(shape)
-        children = OrderedDict((layer.name.replace(".", "_"), layer.module) for layer in self.layers)
-        self._module = nn.Sequential(children).to(self.device)
+            output_shape = layer.attach(shape)
+            if isinstance(layer, InputLayer):
+                continue
+            if len(shape) >= 2 and layer.layout != "any" and (layer.layout == "torch") != torch_layout:
+                torch_layout = layer.layout == "torch"
+                children[unique_child_name(children, "to_channels_" + ("first" if torch_layout else "last"))] = (
+                    MoveChannels(to_first=torch_layout))
+            children[layer.name.replace(".", "_")] = layer.module
+            if len(output_shape) < 2:
+                torch_layout = False
+            shape = output_shape
+        if torch_layout:
+            children[unique_child_name(children, "to_channels_last")] = MoveChannels(to_first=False)
+        container = MaskedSequential if any(layer.produces_mask for layer in self.layers) else nn.Sequential
+        self._module = container(children).to(self.device)
         self._input_shape, self._loop = sample_shape, None
 
     @property
@@ -298,11 +313,16 @@ class Sequential:
         metrics = self._resolve_metrics(target_shape)
         if self._loop is None:
             module = self._ensure_built()
+            penalty = self._penalty()  # registers activity hooks, which the training forward must keep
             forward, activation, loss = self._loss_path(module)
             weight = self._compile_args["loss_weight"]
             loss_fn = loss if weight is None else _scaled(loss, weight)
-            self.optimizer.build(module.parameters())
-            self._loop = Loop(StepFunctions(module, forward, activation, loss_fn, self._penalty(), self.optimizer,
+            torch_optimizer = self.optimizer.build(module.parameters())
+            constraints = [term for layer in self.layers for term in layer.constraint_terms()]
+            if constraints:
+                self._hooks.append(torch_optimizer.register_step_post_hook(
+                    lambda *_: _apply_constraints(constraints)))
+            self._loop = Loop(StepFunctions(module, forward, activation, loss_fn, penalty, self.optimizer,
                                             metrics), control=self)
         return self._loop
 
@@ -311,6 +331,8 @@ class Sequential:
         last = module[-1]
         activation = last[-1] if isinstance(last, nn.Sequential) and len(last) else last
         kind = _FUSABLE.get(type(activation))
+        if self.layers[-1].activity_regularizer is not None:
+            kind = None  # the penalty is defined on the layer's activated output
         if kind == "softmax" and activation.dim not in (-1, len(self.layers[-1].output_shape)):
             kind = None
         fused = self.loss.with_logits_of(kind) if kind else None
@@ -319,13 +341,29 @@ class Sequential:
         body = list(module)[:-1]
         if last is not activation:
             body += list(last)[:-1]
-        return _flat_forward(nn.Sequential(*body)), activation, fused
+        return _flat_forward(type(module)(*body)), activation, fused
 
     def _penalty(self) -> Callable[[], Tensor] | None:
+        """Weight penalties plus activity penalties recorded by forward hooks (Keras semantics:
+        ``regularizer(output) / batch_size``, in fit and evaluate)."""
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks = []
         terms = [term for layer in self.layers for term in layer.regularization_terms()]
-        if not terms:
+        activity: list[Tensor] = []
+        for layer in self.layers:
+            if layer.activity_regularizer is not None:
+                self._hooks.append(layer.module.register_forward_hook(_activity_hook(layer.activity_regularizer,
+                                                                                      activity)))
+        if not terms and not self._hooks:
             return None
-        return lambda: torch.stack([regularizer(tensor) for tensor, regularizer in terms]).sum()
+
+        def penalty() -> Tensor:
+            values = [regularizer(tensor) for tensor, regularizer in terms] + activity
+            activity.clear()
+            return torch.stack(values).sum() if values else torch.zeros((), device=self.device)
+
+        return penalty
 
     # -- data ---------------------------------------------------------------------------------------
     def _array_data(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
@@ -490,7 +528,7 @@ def _flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
             plain = type(child) is nn.Sequential and not (child._forward_hooks or child._forward_pre_hooks)
             collect(child) if plain else leaves.append(child)
 
-    if module._forward_hooks or module._forward_pre_hooks:
+    if type(module) is not nn.Sequential or module._forward_hooks or module._forward_pre_hooks:
         return module
     collect(module)
 
@@ -509,3 +547,29 @@ def _scaled(loss: Callable[..., Tensor], weight: float) -> Callable[..., Tensor]
         return weight * loss(y_true, y_pred, sample_weight)
 
     return weighted
+
+
+def unique_child_name(children: dict[str, nn.Module], base: str) -> str:
+    """``base``, or ``base_1``, ``base_2``... if a child already has that name."""
+    name, count = base, 0
+    while name in children:
+        count += 1
+        name = f"{base}_{count}"
+    return name
+
+
+def _activity_hook(regularizer: Callable[[Tensor], Tensor], sink: list[Tensor]) -> Callable:
+    """A forward hook adding ``regularizer(output) / batch_size`` to ``sink`` (fit and evaluate)."""
+
+    def hook(module: nn.Module, inputs: Any, output: Tensor) -> None:
+        if not torch.is_inference_mode_enabled():  # predict() has no loss to add it to
+            sink.append(regularizer(output) / max(1, output.shape[0]))
+
+    return hook
+
+
+def _apply_constraints(constraints: list[tuple[Tensor, Callable[[Tensor], Tensor]]]) -> None:
+    """Project constrained weights back onto their sets after an optimizer step."""
+    with torch.no_grad():
+        for weight, constraint in constraints:
+            weight.copy_(constraint(weight))

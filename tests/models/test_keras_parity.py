@@ -116,3 +116,17 @@ def test_parameter_counts_and_layer_names_match_keras(keras):
     assert n_model.count_params() == k_model.count_params() == 1994
     assert [layer.name for layer in n_model.layers] == ["dense", "dense_1"]
     assert [w.shape for w in n_model.get_weights()] == [w.shape for w in k_model.get_weights()]
+
+
+def test_activity_regularizer_matches_keras(keras, rng):
+    x, y = rng.random((50, 4)), rng.random((50, 2))
+    k_model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(
+        3, activation="relu", activity_regularizer=keras.regularizers.L2(0.1)), keras.layers.Dense(2)])
+    n_model = Sequential([Input((4,)), Dense(3, activation="relu", activity_regularizer=nnkit.regularizers.L2(0.1)),
+                          Dense(2)])
+    n_model.set_weights(k_model.get_weights())
+    for model in (n_model, k_model):
+        model.compile(optimizer="sgd", loss="mse")
+    assert_close(n_model.evaluate(x, y, verbose=0), k_model.evaluate(x, y, verbose=0), rtol=1e-5)
+    assert_close(n_model.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"],
+                 k_model.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"], rtol=1e-5)
