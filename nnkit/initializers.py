@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from nnkit.errors import ConfigError
-from nnkit.registry import Registry, snake_case
+from nnkit.registry import Configurable, Registry, snake_case
 
 INITIALIZERS: Registry[type[Initializer]] = Registry("initializer")
 
@@ -31,7 +31,7 @@ def _fans(shape: torch.Size) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-class Initializer:
+class Initializer(Configurable):
     """Fills a tensor in place. Subclasses implement ``fill``; the config is the init arguments."""
 
     def __call__(self, tensor: Tensor) -> Tensor:
@@ -42,24 +42,11 @@ class Initializer:
     def fill(self, tensor: Tensor) -> None:
         raise NotImplementedError
 
-    def get_config(self) -> dict[str, Any]:
-        """The constructor arguments of this initializer."""
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Initializer:
-        """Rebuild an initializer from :meth:`get_config` output."""
-        return cls(**config)
-
     def _generator(self, tensor: Tensor) -> torch.Generator | None:
         seed = getattr(self, "seed", None)
         if seed is None:
             return None
         return torch.Generator(device=tensor.device).manual_seed(seed)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @INITIALIZERS.register("zeros", aliases=("zero",))

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from nnkit.config import float_dtype
 from nnkit.errors import ConfigError, DataError
-from nnkit.registry import Registry
+from nnkit.registry import Configurable, Registry
 
 EPSILON = 1e-7
 LOSSES: Registry[Callable[..., Loss]] = Registry("loss", "losses")
@@ -188,7 +188,7 @@ def _check_range(y: Tensor, low: float, high: float, loss: str, hint: str) -> No
         )
 
 
-class Loss:
+class Loss(Configurable):
     """A loss: ``loss(y_true, y_pred, sample_weight=None) -> scalar``.
 
     Args:
@@ -254,15 +254,6 @@ class Loss:
         """The constructor arguments of this loss."""
         return {"name": self.name, "reduction": self.reduction}
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Loss:
-        """Rebuild a loss from :meth:`get_config` output."""
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
 
 def _default_name(cls: type) -> str:
     from nnkit.registry import snake_case
@@ -285,10 +276,6 @@ class LossFunctionWrapper(Loss):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **self.fn_kwargs}
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Loss:
-        return cls(**config)
-
 
 def _simple_loss(class_name: str, fn: Callable[..., Tensor], aliases: tuple[str, ...] = ()) -> type[Loss]:
     """A Loss subclass around a per-sample function with no options."""
@@ -296,12 +283,8 @@ def _simple_loss(class_name: str, fn: Callable[..., Tensor], aliases: tuple[str,
     def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size") -> None:
         LossFunctionWrapper.__init__(self, fn, name=name or fn.__name__, reduction=reduction)
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Loss:
-        return cls(**config)
-
     cls = type(class_name, (LossFunctionWrapper,), {
-        "__init__": __init__, "from_config": from_config, "__doc__": f"Loss object for :func:`{fn.__name__}`.",
+        "__init__": __init__, "__doc__": f"Loss object for :func:`{fn.__name__}`.",
     })
     LOSSES.add(fn.__name__, cls, (class_name, *aliases))
     return cls

@@ -111,10 +111,21 @@ def closest(name: str, candidates: list[str]) -> str | None:
     return matches[0] if matches else None
 
 
-def require_keys(config: Any, keys: Iterable[str], what: str) -> dict[str, Any]:
-    """Check that a serialized ``{"class_name": ..., "config": ...}`` dict has ``keys``."""
-    if not isinstance(config, dict) or any(k not in config for k in keys):
-        raise ConfigError(
-            f"A serialized {what} must be a dict with keys {sorted(keys)}. Received: {config!r}."
-        )
-    return config
+class Configurable:
+    """Objects whose config is their constructor arguments: ``from_config`` and ``__repr__`` for free.
+
+    Subclasses return those arguments from ``get_config`` (by default, the instance attributes).
+    """
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments of this object."""
+        return dict(vars(self))
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Any:
+        """Rebuild an object from :meth:`get_config` output."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from nnkit.errors import ConfigError
-from nnkit.registry import Registry
+from nnkit.registry import Configurable, Registry
 
 REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
 
@@ -26,7 +26,7 @@ class _BuildsByKind(type):
         return super().__call__(*args, **kwargs)
 
 
-class Regularizer(metaclass=_BuildsByKind):
+class Regularizer(Configurable, metaclass=_BuildsByKind):
     """Base class: ``regularizer(weight) -> scalar penalty``.
 
     Called directly as ``Regularizer(kind, factor)`` it builds that penalty, e.g.
@@ -35,19 +35,6 @@ class Regularizer(metaclass=_BuildsByKind):
 
     def __call__(self, weight: Tensor) -> Tensor:
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        """The constructor arguments of this regularizer."""
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Regularizer:
-        """Rebuild a regularizer from :meth:`get_config` output."""
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _factor(value: Any, name: str) -> float:
