@@ -8,6 +8,7 @@ from nnkit import (
     activations,
     callbacks,
     config,
+    constraints,
     initializers,
     layers,
     losses,
@@ -23,6 +24,14 @@ from nnkit.models import Sequential
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Sequential", "__version__", "activations", "callbacks", "config", "initializers", "layers",
+    "Input", "Sequential", "__version__", "activations", "callbacks", "config", "constraints", "initializers", "layers",
     "losses", "metrics", "models", "optimizers", "regularizers", "utils",
 ]
+
+
+def __getattr__(name: str):  # nnkit.wrappers imports scikit-learn, so it loads on first use only
+    if name == "wrappers":
+        import importlib
+
+        return importlib.import_module("nnkit.wrappers")
+    raise AttributeError(f"module 'nnkit' has no attribute {name!r}")

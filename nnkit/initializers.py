@@ -76,7 +76,7 @@ class Constant(Initializer):
         tensor.fill_(self.value)
 
 
-@INITIALIZERS.register("random_normal")
+@INITIALIZERS.register("random_normal", aliases=("normal",))
 class RandomNormal(Initializer):
     """Normal with ``mean`` and ``stddev`` (Keras default 0.05)."""
 
@@ -87,7 +87,7 @@ class RandomNormal(Initializer):
         tensor.normal_(self.mean, self.stddev, generator=self._generator(tensor))
 
 
-@INITIALIZERS.register("random_uniform")
+@INITIALIZERS.register("random_uniform", aliases=("uniform",))
 class RandomUniform(Initializer):
     """Uniform on ``[minval, maxval]`` (Keras default ±0.05)."""
 

@@ -348,3 +348,52 @@ def test_any_valid_config_survives_a_round_trip_through_get(name, learning_rate,
     assert type(clone) is type(opt)
     assert clone.get_config() == opt.get_config()
     assert clone.get_config()[clip or "learning_rate"] == kwargs[clip or "learning_rate"]
+
+
+# --- state (checkpoints) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_dict_restores_the_update_trajectory(rng, name):
+    grads = [torch.from_numpy(rng.normal(size=3).astype(np.float32)) for _ in range(6)]
+
+    def run(opt, param, steps):
+        torch_opt = opt.torch_optimizer or opt.build([param])
+        for g in steps:
+            param.grad = g.clone()
+            if opt.needs_hooks:
+                opt.before_step()
+            torch_opt.step()
+            opt.iterations += 1
+
+    kwargs = {"learning_rate": 0.05, "clipnorm": 1.0}
+    a, param_a = getattr(O, name)(**kwargs), torch.nn.Parameter(torch.ones(3))
+    run(a, param_a, grads[:3])
+    a.learning_rate = 0.02  # e.g. lowered by ReduceLROnPlateau
+    b, param_b = getattr(O, name)(**kwargs), torch.nn.Parameter(param_a.detach().clone())
+    b.load_state_dict(a.state_dict())  # before build: applied when built
+    b.build([param_b])
+    assert (b.iterations, b.learning_rate) == (3, pytest.approx(0.02))
+    run(a, param_a, grads[3:])
+    run(b, param_b, grads[3:])
+    assert torch.equal(param_a, param_b)
+
+
+def test_state_dict_with_a_schedule_keeps_the_step_count():
+    schedule = O.schedules.ExponentialDecay(0.1, 1, 0.5)
+    opt = O.SGD(learning_rate=schedule)
+    opt.build([_param([1.0])])
+    opt.iterations = 3
+    clone = O.SGD(learning_rate=schedule)
+    clone.build([_param([1.0])])
+    clone.load_state_dict(opt.state_dict())
+    assert clone.learning_rate == pytest.approx(0.1 * 0.5**3)
+
+
+def test_old_import_paths_still_work():
+    import nnkit
+    from nnkit.optimizers import OPTIMIZERS, SGD, Adam, KerasRMSprop, get  # noqa: F401
+    from nnkit.optimizers.schedules import CosineDecay  # noqa: F401
+
+    assert nnkit.optimizers.schedules.ExponentialDecay is O.schedules.ExponentialDecay
+    assert set(OPTIMIZERS.names()) == {"adadelta", "adagrad", "adam", "adamax", "adamw", "nadam", "rmsprop", "sgd"}

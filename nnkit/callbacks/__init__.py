@@ -1,7 +1,24 @@
-"""Callbacks mirroring ``keras.callbacks``."""
+"""Callbacks mirroring ``keras.callbacks``.
 
+``nnkit.callbacks.checkpointing`` reads the files ``ModelCheckpoint`` and ``BackupAndRestore`` write.
+"""
+
+from nnkit.callbacks.backup_and_restore import BackupAndRestore
 from nnkit.callbacks.callback import Callback, CallbackList
+from nnkit.callbacks.csv_logger import CSVLogger
+from nnkit.callbacks.early_stopping import EarlyStopping
 from nnkit.callbacks.history import History
+from nnkit.callbacks.lambda_callback import LambdaCallback
+from nnkit.callbacks.learning_rate_scheduler import LearningRateScheduler
+from nnkit.callbacks.model_checkpoint import ModelCheckpoint
+from nnkit.callbacks.monitor import MonitorCallback
 from nnkit.callbacks.progbar import ProgbarLogger
+from nnkit.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from nnkit.callbacks.tensorboard import TensorBoard
+from nnkit.callbacks.terminate_on_nan import TerminateOnNaN
 
-__all__ = ["Callback", "CallbackList", "History", "ProgbarLogger"]
+__all__ = [
+    "BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+    "LearningRateScheduler", "ModelCheckpoint", "MonitorCallback", "ProgbarLogger", "ReduceLROnPlateau",
+    "TensorBoard", "TerminateOnNaN",
+]

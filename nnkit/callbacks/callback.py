@@ -1,4 +1,9 @@
-"""The Keras callback protocol and the list that dispatches it without per-batch waste."""
+"""The Keras callback protocol and the list that dispatches it without per-batch waste.
+
+Besides Keras's hooks, nnkit callbacks may take part in crash recovery: ``get_state()`` returns what
+:class:`~nnkit.callbacks.BackupAndRestore` must save for the callback to continue exactly where it was
+(``None``: nothing), and ``set_state(state)`` puts it back after ``on_train_begin``.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ class Callback:
         model: The model being trained (set by ``fit``); set ``self.model.stop_training = True``
             to stop after the current batch.
         params: ``{"epochs", "steps", "verbose"}`` of the current run.
+
+    A subclass overriding a batch hook (or an instance given one, as :class:`LambdaCallback` does) makes
+    the loop call it every batch; batch hooks nobody overrides are never called.
     """
 
     def __init__(self) -> None:
@@ -55,25 +63,36 @@ class Callback:
     def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
     def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
 
+    def get_state(self) -> dict[str, Any] | None:
+        """What a backup must hold to resume this callback exactly (``None``: it has no such state)."""
+        return None
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`get_state` output (called after ``on_train_begin`` when training resumes)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
 def _overrides(callback: Callback, names: tuple[str, ...]) -> bool:
-    return any(getattr(type(callback), n, None) is not getattr(Callback, n) for n in names)
+    own = getattr(callback, "__dict__", {})
+    return any(n in own or getattr(type(callback), n, None) is not getattr(Callback, n) for n in names)
 
 
 class CallbackList(Callback):
     """Calls a list of callbacks in order.
 
     For each batch hook it records whether any callback overrides it (``self.train_batch_end``
-    and so on), so the training loop skips hooks nobody listens to.
+    and so on), so the training loop skips hooks nobody listens to. ``skip_non_finite_updates`` is true
+    when a callback (:class:`TerminateOnNaN`) asks the loop not to apply an update whose loss is NaN or
+    infinite.
     """
 
     def __init__(self, callbacks: list[Callback] | None = None, model: Any = None,
                  params: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.callbacks = list(callbacks or [])
+        # A backup callback runs first, so it sees every other callback between two epochs (or batches).
+        self.callbacks = sorted(callbacks or [], key=lambda cb: not hasattr(cb, "restore_backup"))
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(
@@ -84,16 +103,33 @@ class CallbackList(Callback):
             self.set_model(model)
         if params is not None:
             self.set_params(params)
+        self._update_flags()
+
+    def _update_flags(self) -> None:
         for flag, names in _BATCH_HOOKS.items():
             setattr(self, flag, any(_overrides(cb, names) for cb in self.callbacks))
+        self.skip_non_finite_updates = any(getattr(cb, "skip_non_finite_updates", False) for cb in self.callbacks)
 
     def append(self, callback: Callback) -> None:
         """Add a callback at the end (and recompute which batch hooks are live)."""
         self.callbacks.append(callback)
         callback.set_model(self.model)
         callback.set_params(self.params)
-        for flag, names in _BATCH_HOOKS.items():
-            setattr(self, flag, getattr(self, flag) or _overrides(callback, names))
+        self._update_flags()
+
+    def restore_backup(self) -> tuple[int, int] | None:
+        """Let a backup callback restore an interrupted run (called by the loop after ``on_train_begin``).
+
+        Returns:
+            ``(epoch, batches_done)`` to resume from, or ``None`` to start at ``initial_epoch``.
+        """
+        for cb in self.callbacks:
+            restore = getattr(cb, "restore_backup", None)
+            if restore is not None and not isinstance(cb, CallbackList):
+                point = restore(self.callbacks)
+                if point is not None:
+                    return point
+        return None
 
     def set_model(self, model: Any) -> None:
         self.model = model

@@ -28,5 +28,12 @@ class History(Callback):
         if self.model is not None:
             self.model.history = self
 
+    def get_state(self) -> dict:
+        return {"history": self.history, "epoch": self.epoch}
+
+    def set_state(self, state: dict) -> None:
+        self.history = {key: list(values) for key, values in state["history"].items()}
+        self.epoch = list(state["epoch"])
+
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"

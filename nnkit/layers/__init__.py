@@ -9,6 +9,93 @@ __all__ = ["LAYERS", "Activation", "Dense", "Dropout", "Flatten", "Input", "Inpu
            "LayerSpec", "Reshape", "get"]
 
 
+# Normalization, regularization, activation and utility layers.
+from nnkit.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
+from nnkit.layers.normalization import (  # noqa: E402
+    BatchNormalization,
+    GroupNormalization,
+    LayerNormalization,
+    UnitNormalization,
+)
+from nnkit.layers.preprocessing import Normalization, Rescaling  # noqa: E402
+from nnkit.layers.regularization import (  # noqa: E402
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
+from nnkit.layers.utility import Lambda, TorchModule  # noqa: E402
+
+__all__ += ["ELU", "ActivityRegularization", "AlphaDropout", "BatchNormalization", "GaussianDropout", "GaussianNoise",
+            "GroupNormalization", "Lambda", "LayerNormalization", "LeakyReLU", "Normalization", "PReLU", "ReLU",
+            "Rescaling", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "TorchModule",
+            "UnitNormalization"]
+
+
+# Convolution, pooling and spatial reshaping layers.
+from nnkit.layers.convolutional import Conv1D, Conv2D, Conv3D  # noqa: E402
+from nnkit.layers.convolutional_depthwise import (  # noqa: E402
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
+from nnkit.layers.convolutional_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose  # noqa: E402
+from nnkit.layers.pooling import (  # noqa: E402
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
+from nnkit.layers.reshaping import (  # noqa: E402
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
+
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
+
+__all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+            "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Convolution1D",
+            "Convolution2D", "Convolution3D", "Cropping1D", "Cropping2D", "Cropping3D", "DepthwiseConv1D",
+            "DepthwiseConv2D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "GlobalAvgPool2D",
+            "GlobalMaxPool2D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+            "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "SeparableConv1D", "SeparableConv2D", "UpSampling1D",
+            "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
+
+
+# Recurrent, embedding and sequence layers.
+from nnkit.layers.bidirectional import Bidirectional  # noqa: E402
+from nnkit.layers.embedding import Embedding, Masking  # noqa: E402
+from nnkit.layers.recurrent import GRU, LSTM, SimpleRNN  # noqa: E402
+from nnkit.layers.sequence import Permute, RepeatVector, TimeDistributed  # noqa: E402
+from nnkit.layers.sequence_pooling import GlobalAveragePooling1D, GlobalMaxPooling1D  # noqa: E402
+
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D
+
+__all__ += ["GRU", "LSTM", "Bidirectional", "Embedding", "GlobalAveragePooling1D", "GlobalAvgPool1D",
+            "GlobalMaxPool1D", "GlobalMaxPooling1D", "Masking", "Permute", "RepeatVector", "SimpleRNN",
+            "TimeDistributed"]
+
+
 def get(identifier):
     """A layer from an instance or a ``{"class_name": ..., "config": {...}}`` dict."""
     if isinstance(identifier, LayerSpec):

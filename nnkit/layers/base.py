@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,12 +17,18 @@ from torch import nn
 
 from nnkit import regularizers
 from nnkit.errors import ConfigError, NotReadyError
-from nnkit.registry import Registry, closest, snake_case
+from nnkit.registry import Registry, closest
 from nnkit.utils.naming import unique_name
 
 LAYERS: Registry[type[LayerSpec]] = Registry("layer")
 
 Shape = tuple[int, ...]
+
+
+def keras_layer_name(class_name: str) -> str:
+    """Keras's automatic layer name for a class: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _capture_config(init):
@@ -71,6 +78,10 @@ class LayerSpec:
     #: Whether the module computes a Keras-style mask (``compute_mask``) for the layers after it.
     produces_mask: bool = False
 
+    #: The dtype the model converts ``x`` to when this layer comes first; ``None`` means the float type
+    #: of the weights. ``Embedding`` reads integer token ids (``torch.int64``).
+    input_dtype: ClassVar[torch.dtype | None] = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
@@ -86,7 +97,7 @@ class LayerSpec:
                 + (f" Did you mean '{hint}'?" if hint else "")
             )
         self._config = self.__dict__.get("_config", dict(kwargs))
-        self.name: str = kwargs.get("name") or unique_name(snake_case(type(self).__name__))
+        self.name: str = kwargs.get("name") or unique_name(keras_layer_name(type(self).__name__))
         self._declared_shape = self._shape_from(kwargs)
         self._trainable = bool(kwargs.get("trainable", True))
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
@@ -106,6 +117,10 @@ class LayerSpec:
     def constraint_terms(self) -> list[tuple[torch.Tensor, Any]]:
         """``(parameter, constraint)`` pairs projected after every optimizer step."""
         return []
+
+    def check_data(self, x: torch.Tensor, what: str) -> None:
+        """Check a whole input array once per fit/evaluate/predict when this layer comes first (e.g.
+        ``Embedding``'s ids lie in ``[0, input_dim)``); raise ``DataError`` naming ``what``. No-op here."""
 
     # -- shapes -------------------------------------------------------------------------------
     def _shape_from(self, kwargs: dict[str, Any]) -> Shape | None:
@@ -201,10 +216,10 @@ class LayerSpec:
                 target.copy_(torch.as_tensor(array, dtype=target.dtype))
 
     def count_params(self) -> int:
-        """Number of scalar parameters (trainable or not)."""
+        """Number of scalar weights, trainable or not (moving statistics included, as in Keras)."""
         if self.module is None:
             raise NotReadyError(f"Layer '{self.name}' is not built yet, so it has no parameters to count.")
-        return sum(p.numel() for p in self.module.parameters())
+        return sum(w.numel() for w in self.weights)
 
     # -- config -----------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nnkit import activations, config, initializers
+from nnkit import activations, config, constraints, initializers
 from nnkit.errors import ConfigError
 from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
 
@@ -68,6 +68,9 @@ class Dense(LayerSpec):
         bias_initializer: Initializer of the bias (default ``'zeros'``).
         kernel_regularizer: Penalty on the kernel added to the loss, e.g. ``'l2'`` or ``L2(0.01)``.
         bias_regularizer: Penalty on the bias.
+        kernel_constraint: Projection applied to the kernel after every optimizer step, e.g.
+            ``'max_norm'`` or ``MaxNorm(3)``; it sees the kernel in Keras layout ``(inputs, units)``.
+        bias_constraint: Projection applied to the bias after every optimizer step.
 
     Example:
         >>> Dense(64, activation="relu", input_dim=20)
@@ -76,7 +79,8 @@ class Dense(LayerSpec):
 
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any) -> None:
+                 kernel_regularizer: Any = None, bias_regularizer: Any = None, kernel_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = _positive_int(units, "units", "Dense")
         activations.get(activation)  # fail on unknown names now, not at build time
@@ -87,6 +91,8 @@ class Dense(LayerSpec):
         self.kernel_regularizer = kernel_regularizer
         self.bias_regularizer = bias_regularizer
         regularizer_terms([(torch.empty(0), kernel_regularizer), (torch.empty(0), bias_regularizer)])
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
 
     @property
     def linear(self) -> nn.Linear:
@@ -105,6 +111,12 @@ class Dense(LayerSpec):
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         linear = self.linear
         return regularizer_terms([(linear.weight, self.kernel_regularizer), (linear.bias, self.bias_regularizer)])
+
+    def constraint_terms(self) -> list[tuple[Tensor, Any]]:
+        linear = self.linear
+        # nn.Linear stores the kernel as (units, inputs); the constraint expects Keras's (inputs, units).
+        return constraints.constraint_terms([(linear.weight, constraints.permuted(self.kernel_constraint, (1, 0))),
+                                             (linear.bias, self.bias_constraint)])
 
     def _to_keras(self, index: int, array: np.ndarray) -> np.ndarray:
         return array.T if index == 0 else array

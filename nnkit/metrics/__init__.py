@@ -1,8 +1,13 @@
-"""Metrics mirroring ``keras.metrics``.
+"""Metrics mirroring ``keras.metrics``: streaming, exact, on the model's device.
 
 ``get`` resolves what ``compile(metrics=[...])`` accepts: names (``'accuracy'`` picks the binary,
-categorical or sparse variant from the shapes, as Keras does), loss names (``'mse'``), ``Metric``
-instances, and plain functions ``fn(y_true, y_pred)`` averaged over samples.
+categorical or sparse variant from the shapes, as Keras does; ``'precision'``, ``'f1_macro'``,
+``'auc'``, ``'rmse'``, ``'r2'``, ...; any loss name), ``Metric`` instances or classes, and plain
+functions ``fn(y_true, y_pred)`` averaged over samples.
+
+Classification metrics read every label format (integer labels, one-hot rows, probabilities, one
+sigmoid unit or two softmax units); see :mod:`nnkit.metrics.labels`. A metric whose result is a
+dict (``average=None``, ``ConfusionMatrix``) logs one entry per key, e.g. ``precision_0``.
 """
 
 from __future__ import annotations
@@ -17,19 +22,50 @@ from nnkit.metrics.accuracy import (
     BinaryAccuracy,
     CategoricalAccuracy,
     SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
     accuracy,
     binary_accuracy,
     categorical_accuracy,
     sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
 )
+from nnkit.metrics.auc import AUC
 from nnkit.metrics.base import METRICS, Mean, MeanMetricWrapper, Metric
+from nnkit.metrics.confusion import (
+    ConfusionMetric,
+    FalseNegatives,
+    FalsePositives,
+    TrueNegatives,
+    TruePositives,
+)
+from nnkit.metrics.confusion_matrix import ConfusionMatrix, ConfusionMatrixResult
+from nnkit.metrics.fscores import F1Score, FBetaScore, Precision, Recall
+from nnkit.metrics.regression import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    R2Score,
+    RootMeanSquaredError,
+)
 from nnkit.registry import closest, snake_case
 
 __all__ = [
-    "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "Mean", "MeanMetricWrapper", "Metric",
-    "SparseCategoricalAccuracy", "accuracy", "binary_accuracy", "categorical_accuracy", "get",
-    "sparse_categorical_accuracy",
+    "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "ConfusionMatrix", "ConfusionMatrixResult",
+    "CosineSimilarity", "F1Score", "FBetaScore", "FalseNegatives", "FalsePositives", "LogCoshError",
+    "Mean", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanMetricWrapper", "MeanSquaredError",
+    "MeanSquaredLogarithmicError", "Metric", "Precision", "R2Score", "Recall", "RootMeanSquaredError",
+    "SparseCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "TopKCategoricalAccuracy", "TrueNegatives",
+    "TruePositives", "accuracy", "binary_accuracy", "categorical_accuracy", "get", "sparse_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy", "top_k_categorical_accuracy",
 ]
+
+_CLASSES = {name: obj for name, obj in globals().items()
+            if isinstance(obj, type) and issubclass(obj, Metric) and name in __all__}
 
 
 def _accuracy_for(loss: losses.Loss | None, target_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> Callable:
@@ -42,30 +78,82 @@ def _accuracy_for(loss: losses.Loss | None, target_shape: tuple[int, ...], outpu
     return sparse_categorical_accuracy if sparse else categorical_accuracy
 
 
-def get(identifier: str | Metric | Callable[..., Any], *, loss: losses.Loss | None = None,
+def _integer_labels(loss: losses.Loss | None, target_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> bool:
+    """Whether the targets are one class label per output row (not values shaped like the outputs)."""
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        return True
+    return len(target_shape) < len(output_shape) or (target_shape[-1:] == (1,) and output_shape[-1:] != (1,))
+
+
+def _fit_to_loss(metric: Metric, loss: losses.Loss | None, output_shape: tuple[int, ...]) -> None:
+    """Read a compile() name the way the loss reads the outputs: logits if the loss takes logits, and
+    several sigmoid outputs under binary cross-entropy as multi-label (threshold 0.5)."""
+    from_logits = bool(getattr(loss, "fn_kwargs", {}).get("from_logits", False))
+    multi_label = isinstance(loss, losses.BinaryCrossentropy) and output_shape[-1:] not in ((), (1,))
+    if isinstance(metric, ConfusionMetric):
+        metric.from_logits = from_logits
+        if multi_label and metric.threshold is None:
+            metric.threshold = 0.5
+    elif isinstance(metric, AUC):
+        metric.from_logits = from_logits
+        metric.multi_label = multi_label
+
+
+def _from_name(identifier: str, loss: losses.Loss | None, target_shape: tuple[int, ...],
+               output_shape: tuple[int, ...]) -> Metric:
+    if identifier in ("accuracy", "acc"):
+        return MeanMetricWrapper(_accuracy_for(loss, target_shape, output_shape), name=identifier)
+    if identifier in METRICS:
+        metric = METRICS.get(identifier)()
+        if identifier == snake_case(identifier):
+            metric.name = identifier  # Keras logs a metric given by name under that name
+        _fit_to_loss(metric, loss, output_shape)
+        return metric
+    if identifier in losses.LOSSES:
+        fn = losses.LOSSES.get(identifier)()
+        return MeanMetricWrapper(lambda y_true, y_pred: fn.call(y_true, y_pred), name=identifier)
+    known = sorted({*METRICS.names(), *losses.LOSSES.names(), "accuracy", "acc"})
+    guess = closest(snake_case(identifier), known)
+    hint = f" Did you mean '{guess}'?" if guess else ""
+    raise ConfigError(f"Unknown metric '{identifier}'.{hint} Known metrics: {', '.join(known)}.")
+
+
+def get(identifier: str | dict | Metric | type | Callable[..., Any], *, loss: losses.Loss | None = None,
         target_shape: tuple[int, ...] = (), output_shape: tuple[int, ...] = ()) -> Metric:
     """A :class:`Metric` for a ``compile(metrics=...)`` entry.
 
     Args:
-        identifier: A name, a Metric, or a function ``fn(y_true, y_pred) -> per-sample values``.
-        loss: The compiled loss (decides what ``'accuracy'`` means).
+        identifier: A name, a Metric (instance or class), a ``{"class_name", "config"}`` dict, or a
+            function ``fn(y_true, y_pred) -> per-sample values``.
+        loss: The compiled loss (decides what ``'accuracy'`` means, and whether named classification
+            metrics read logits or multi-label outputs).
         target_shape: Shape of ``y`` without the batch axis.
-        output_shape: Shape of the model output without the batch axis.
+        output_shape: Shape of the model output without the batch axis; when given, the metric is
+            checked against it (e.g. ``top_k`` larger than the number of classes).
+
+    Raises:
+        ConfigError: Unknown names (with a did-you-mean), or a metric that cannot work with the
+            model's outputs and targets.
     """
     if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier in ("accuracy", "acc"):
-            return MeanMetricWrapper(_accuracy_for(loss, target_shape, output_shape), name=identifier)
-        if identifier in METRICS:
-            return METRICS.get(identifier)()
-        if identifier in losses.LOSSES:
-            fn = losses.LOSSES.get(identifier)()
-            return MeanMetricWrapper(lambda y_true, y_pred: fn.call(y_true, y_pred), name=identifier)
-        known = sorted({*METRICS.names(), *losses.LOSSES.names(), "accuracy", "acc"})
-        guess = closest(snake_case(identifier), known)
-        hint = f" Did you mean '{guess}'?" if guess else ""
-        raise ConfigError(f"Unknown metric '{identifier}'.{hint} Known metrics: {', '.join(known)}.")
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise ConfigError(f"Expected a metric name, a Metric or a function fn(y_true, y_pred). Received: {identifier!r}.")
+        metric = identifier
+    elif isinstance(identifier, str):
+        metric = _from_name(identifier, loss, target_shape, output_shape)
+    elif isinstance(identifier, type) and issubclass(identifier, Metric):
+        metric = identifier()
+    elif isinstance(identifier, dict):
+        name = identifier.get("class_name")
+        if name not in _CLASSES:
+            guess = closest(str(name), list(_CLASSES))
+            hint = f" Did you mean '{guess}'?" if guess else ""
+            raise ConfigError(f"Unknown metric class {name!r} in {identifier!r}.{hint}")
+        metric = _CLASSES[name].from_config(identifier.get("config", {}))
+    elif callable(identifier):
+        metric = MeanMetricWrapper(identifier)
+    else:
+        raise ConfigError(
+            f"Expected a metric name, a Metric or a function fn(y_true, y_pred). Received: {identifier!r}."
+        )
+    if output_shape:
+        metric.check_compatible(tuple(output_shape), _integer_labels(loss, tuple(target_shape), tuple(output_shape)))
+    return metric

@@ -1,4 +1,4 @@
-"""Accuracy metrics with Keras semantics (thresholded, argmax and integer-label variants)."""
+"""Accuracy metrics with Keras semantics: thresholded, arg-max, integer-label and top-k variants."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nnkit.errors import ConfigError, DataError
 from nnkit.losses import align_ranks
-from nnkit.metrics.base import METRICS, MeanMetricWrapper
+from nnkit.metrics import labels as lab
+from nnkit.metrics.base import METRICS, Mean, MeanMetricWrapper, Metric
 
 
 def accuracy(y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -25,14 +27,14 @@ def binary_accuracy(y_true: Tensor, y_pred: Tensor, threshold: float = 0.5) -> T
 
 def categorical_accuracy(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """1.0 where the arg-max of ``y_pred`` matches the arg-max of one-hot ``y_true``."""
-    return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).to(torch.float32)
+    return (lab.argmax(y_true) == lab.argmax(y_pred)).to(torch.float32)
 
 
 def sparse_categorical_accuracy(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """1.0 where the arg-max of ``y_pred`` equals the integer label ``y_true``."""
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = y_true.squeeze(-1)
-    return (y_true.long() == y_pred.argmax(dim=-1)).to(torch.float32)
+    return (y_true.long() == lab.argmax(y_pred)).to(torch.float32)
 
 
 class Accuracy(MeanMetricWrapper):
@@ -64,3 +66,88 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
     def __init__(self, name: str = "sparse_categorical_accuracy", dtype: Any = None) -> None:
         super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+
+def top_k_categorical_accuracy(y_true: Tensor, y_pred: Tensor, k: int = 5) -> Tensor:
+    """1.0 where the true class is among the ``k`` highest scores (ties count as hits, as in Keras).
+
+    ``y_true`` may be one-hot rows or integer labels.
+    """
+    labels, _ = lab.target_classes(y_true, y_pred, "top_k_categorical_accuracy")
+    return _in_top_k(labels, y_pred, k).reshape(lab.rows(y_pred))
+
+
+def _in_top_k(labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
+    """Per row, 1.0 if fewer than ``k`` classes score strictly higher than the true one (no sort)."""
+    scores = y_pred.reshape(-1, y_pred.shape[-1])
+    return ((scores > scores.gather(1, labels[:, None])).sum(1) < k).to(torch.float32)
+
+
+sparse_top_k_categorical_accuracy = top_k_categorical_accuracy
+
+
+@METRICS.register("top_k_categorical_accuracy")
+class TopKCategoricalAccuracy(Mean):
+    """How often the true class is among the ``k`` highest-scored classes.
+
+    Targets may be one-hot rows or integer labels (so this and :class:`SparseTopKCategoricalAccuracy`
+    differ only in their default name).
+
+    Args:
+        k: How many top classes count as a hit (at most the number of classes).
+        name: Name in logs.
+        dtype: Accepted for Keras compatibility.
+
+    Raises:
+        ConfigError: ``k`` is not a positive int, or exceeds the number of classes.
+    """
+
+    def __init__(self, k: int = 5, name: str = "top_k_categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(name=name, dtype=dtype)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(f"Metric '{self.name}' needs k to be a positive int. Received: k={k!r}.")
+        self.k = k
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self._bad: Tensor | None = None
+
+    def check_compatible(self, output_shape: tuple[int, ...], integer_labels: bool) -> None:
+        if output_shape:
+            self._check_classes(output_shape[-1])
+
+    def _check_classes(self, n_classes: int) -> None:
+        if self.k > n_classes:
+            raise ConfigError(f"Metric '{self.name}' has k={self.k}, but the predictions have only {n_classes} "
+                              f"classes; k must be at most {n_classes}. Pass "
+                              f"{type(self).__name__}(k={max(1, n_classes - 1)}) or fewer.")
+
+    def update_state(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> None:  # type: ignore[override]
+        y_true, y_pred = torch.as_tensor(y_true), torch.as_tensor(y_pred)
+        if y_pred.ndim < 2:
+            raise DataError(f"Metric '{self.name}' needs one score per class, shape (n, n_classes); received "
+                            f"predictions of shape {tuple(y_pred.shape)}.")
+        self._check_classes(y_pred.shape[-1])
+        labels, bad = lab.target_classes(y_true, y_pred, self.name)
+        self._bad = bad if self._bad is None else self._bad + bad
+        self._accumulate(_in_top_k(labels, y_pred, self.k), lab.row_weights(sample_weight, y_pred, self.name))
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
+        return Metric.__call__(self, y_true, y_pred, sample_weight)
+
+    def result(self) -> float:
+        if self._bad is not None and int(self._bad):
+            raise DataError(f"Metric '{self.name}' received {int(self._bad)} target label(s) that are not integer "
+                            "class labels within the predicted classes.")
+        return super().result()
+
+    def get_config(self) -> dict[str, Any]:
+        return {"k": self.k, "name": self.name}
+
+
+@METRICS.register("sparse_top_k_categorical_accuracy")
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    """:class:`TopKCategoricalAccuracy` under Keras's name for integer labels."""
+
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None) -> None:
+        super().__init__(k=k, name=name, dtype=dtype)

@@ -25,8 +25,15 @@ class Metric:
     State tensors are created lazily on the device of the first batch, so updates never copy to the
     host. Calling a metric updates it and returns the running result, as in Keras.
 
+    During ``fit`` the same object serves the training and validation passes (``reset_state()`` between
+    them) and ``update_state`` receives concatenated chunks of many batches: ``y_pred`` are the model's
+    outputs (probabilities when the model ends in softmax/sigmoid) and ``y_true`` the targets as the loss
+    prepared them. A custom metric subclasses this class, or is a plain function
+    ``fn(y_true, y_pred) -> per-sample values`` (see :class:`MeanMetricWrapper`).
+
     Args:
-        name: Name shown in logs and History.
+        name: Name shown in logs and History (default: the class name in snake_case).
+        dtype: Accepted for Keras compatibility.
     """
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
@@ -41,11 +48,25 @@ class Metric:
         """Accumulate one batch."""
         raise NotImplementedError
 
-    def result(self) -> float:
-        """The metric value for everything accumulated since the last reset."""
+    def result(self) -> float | dict[str, float]:
+        """The metric value for everything accumulated since the last reset.
+
+        A ``dict`` (e.g. one value per class) is merged into the logs key by key.
+        """
         raise NotImplementedError
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
+    def check_compatible(self, output_shape: tuple[int, ...], integer_labels: bool) -> None:
+        """Raise a :class:`~nnkit.errors.ConfigError` now if this metric cannot work with the model.
+
+        Called when ``fit``/``evaluate`` resolve the metrics, so a mismatch surfaces before training
+        rather than at the first epoch's end. The default accepts everything.
+
+        Args:
+            output_shape: The model output shape without the batch axis.
+            integer_labels: Whether the targets are integer class labels (one per output row).
+        """
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float | dict[str, float]:
         self.update_state(*(torch.as_tensor(v) if v is not None else None for v in (y_true, y_pred, sample_weight)))
         return self.result()
 

@@ -25,6 +25,7 @@ from nnkit.training.data import (
 )
 
 if TYPE_CHECKING:
+    from nnkit.layers.base import LayerSpec
     from nnkit.models.sequential import Sequential
 
 
@@ -135,13 +136,19 @@ def unpack_validation(value: Any) -> tuple[Any, Any, Any]:
 
 
 # -- data ---------------------------------------------------------------------------------------------------
-def inputs(x: Any, what: str) -> Tensor:
-    """Model inputs as a finite float tensor."""
+def inputs(x: Any, what: str, first_layer: LayerSpec | None = None) -> Tensor:
+    """Model inputs as a finite tensor, checked by and typed for the model's first layer (float unless
+    the layer declares an ``input_dtype``, as ``Embedding`` does for token ids)."""
     if x is None:
         raise DataError(f"`{what}` is required; received None.")
-    tensor = as_inputs(to_tensor(x, what))
+    tensor = to_tensor(x, what)
+    dtype = None if first_layer is None else first_layer.input_dtype
+    if dtype is None:
+        tensor = as_inputs(tensor)  # float64 values beyond float32's range become inf here and are caught
     check_finite(tensor, what)
-    return tensor
+    if first_layer is not None:
+        first_layer.check_data(tensor, what)
+    return as_inputs(tensor, dtype)
 
 
 def check_input_shape(model: Sequential, x: Tensor, what: str) -> None:

@@ -20,6 +20,7 @@ from nnkit.errors import ConfigError, DataError, NotReadyError
 from nnkit.layers.base import LAYERS, LayerSpec, Shape
 from nnkit.layers.containers import MaskedSequential, MoveChannels
 from nnkit.layers.core import InputLayer
+from nnkit.layers.utility import TorchModule
 from nnkit.models import preparation
 from nnkit.training.data import ArrayData, Batch, LoaderData, is_loader_input
 from nnkit.training.loop import Loop, StepFunctions
@@ -72,12 +73,11 @@ class Sequential:
             self.trainable = False
 
     # -- structure ------------------------------------------------------------------------------
-    def add(self, layer: LayerSpec) -> None:
-        """Append a layer (an ``Input`` is only allowed first)."""
+    def add(self, layer: LayerSpec | nn.Module) -> None:
+        """Append a layer (an ``Input`` is only allowed first); a ``torch.nn.Module`` becomes a
+        :class:`~nnkit.layers.TorchModule` layer."""
         if isinstance(layer, nn.Module):
-            raise TypeError(
-                f"Sequential.add expects an nnkit layer such as Dense(10). Received the torch module {layer!r}."
-            )
+            layer = TorchModule(layer)
         if not isinstance(layer, LayerSpec):
             raise TypeError(f"Sequential.add expects an nnkit layer such as Dense(10). Received: {layer!r}.")
         if isinstance(layer, InputLayer) and self._layers:
@@ -104,6 +104,11 @@ class Sequential:
 
     def _invalidate(self) -> None:
         self._module, self._loop = None, None
+
+    def _first_layer(self) -> LayerSpec | None:
+        """The layer that reads ``x``: it sets the input dtype and checks the data once."""
+        layers = self.layers
+        return layers[0] if layers else None
 
     def _declared_input_shape(self) -> Shape | None:
         return self._layers[0].declared_input_shape if self._layers else None
@@ -190,7 +195,8 @@ class Sequential:
         """Run the module on ``x`` (a tensor or array) and return a tensor."""
         tensor = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
         module = self._ensure_built(tuple(tensor.shape[1:]))
-        return module(tensor.to(self.device, config.float_dtype()))
+        first = self._first_layer()
+        return module(tensor.to(self.device, (first and first.input_dtype) or config.float_dtype()))
 
     # -- weights --------------------------------------------------------------------------------
     @property
@@ -230,18 +236,18 @@ class Sequential:
     def set_weights(self, weights: list[Any]) -> None:
         """Load weights in the order and layout of :meth:`get_weights` (Keras's order)."""
         self._ensure_built()
-        expected = sum(len(layer.weights) for layer in self.layers)
-        if len(weights) != expected:
-            raise ConfigError(f"Sequential '{self.name}' has {expected} weight arrays but received {len(weights)}.")
+        counts = [len(layer.get_weights()) for layer in self.layers]  # Keras's arrays, not torch's tensors
+        if len(weights) != sum(counts):
+            raise ConfigError(f"Sequential '{self.name}' has {sum(counts)} weight arrays but received {len(weights)}.")
         start = 0
-        for layer in self.layers:
-            count = len(layer.weights)
+        for layer, count in zip(self.layers, counts):
             layer.set_weights(list(weights[start:start + count]))
             start += count
 
     def count_params(self) -> int:
-        """Number of scalar parameters."""
-        return sum(p.numel() for p in self.module.parameters())
+        """Number of scalar weights, trainable or not (moving statistics included, as in Keras)."""
+        self._ensure_built()
+        return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
         """Print a Keras-style table of layers, output shapes and parameter counts."""
@@ -368,7 +374,7 @@ class Sequential:
     # -- data ---------------------------------------------------------------------------------------
     def _array_data(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
                     what: str = "x") -> ArrayData:
-        x_tensor = preparation.inputs(x, what)
+        x_tensor = preparation.inputs(x, what, self._first_layer())
         self._ensure_built(tuple(x_tensor.shape[1:]))
         preparation.check_input_shape(self, x_tensor, what)
         return preparation.array_data(self, x_tensor, y, sample_weight, class_weight).to(self.device)
@@ -392,7 +398,7 @@ class Sequential:
         elif targets:
             data = self._array_data(x, y, sample_weight, class_weight)
         else:
-            tensor = preparation.inputs(x, "x")
+            tensor = preparation.inputs(x, "x", self._first_layer())
             self._ensure_built(tuple(tensor.shape[1:]))
             preparation.check_input_shape(self, tensor, "x")
             data = ArrayData(tensor).to(self.device)
@@ -510,6 +516,20 @@ class Sequential:
                 raise ConfigError(f"layers[{i}] must be a dict with 'class_name' and 'config'. Received: {entry!r}.")
             layers.append(LAYERS.get(entry["class_name"]).from_config(entry.get("config", {})))
         return cls(layers, name=config.get("name"))
+
+    # -- pickling / copy.deepcopy -------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        # The cached training loop and hook handles hold closures, which cannot be pickled; the loop
+        # is rebuilt on unpickling (below) so the optimizer's state (e.g. Adam's moments) carries over.
+        return {**self.__dict__, "_loop": None, "_hooks": [], "_rebuild_loop": self._loop is not None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        rebuild = state.pop("_rebuild_loop", False)
+        self.__dict__.update(state)
+        if rebuild:
+            saved = self.optimizer.torch_optimizer.state_dict()
+            self._get_loop(self._metrics_key[0])  # a new torch optimizer over the restored parameters
+            self.optimizer.torch_optimizer.load_state_dict(saved)
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={self.layers!r})"

@@ -26,13 +26,20 @@ def summary_text(model: Sequential, width: int = 72) -> str:
             f"{' Layer (type)':<{name_w}}{'Output Shape':<{shape_w}}{'Param #':>{width - name_w - shape_w}}", double]
     trainable = frozen = 0
     for layer in model.layers:
-        params = list(layer.module.parameters())
-        count = sum(p.numel() for p in params)
-        trainable += sum(p.numel() for p in params if p.requires_grad)
-        frozen += sum(p.numel() for p in params if not p.requires_grad)
+        # Weights as Keras counts them: parameters plus state such as BatchNormalization's moving
+        # statistics, which are non-trainable.
+        layer_trainable = sum(w.numel() for w in layer.trainable_weights)
+        layer_frozen = sum(w.numel() for w in layer.non_trainable_weights)
+        count = layer_trainable + layer_frozen
+        trainable += layer_trainable
+        frozen += layer_frozen
         shape = str((None, *layer.output_shape))
-        rows.append(f"{' ' + layer.name + ' (' + type(layer).__name__ + ')':<{name_w}}{shape:<{shape_w}}"
+        label, kind = f" {layer.name} ", f"({type(layer).__name__})"
+        wraps = len(label) + len(kind) >= name_w  # like Keras: a long type goes on a line of its own
+        rows.append(f"{label + ('' if wraps else kind):<{name_w}}{shape:<{shape_w}}"
                     f"{count:>{width - name_w - shape_w},}")
+        if wraps:
+            rows.append(f" {kind}")
     rows += [double,
              f"Total params: {trainable + frozen:,} ({_size(trainable + frozen)})",
              f"Trainable params: {trainable:,} ({_size(trainable)})",

@@ -58,9 +58,10 @@ def to_tensor(value: Any, what: str) -> Tensor:
     return tensor
 
 
-def as_inputs(x: Tensor) -> Tensor:
-    """Model inputs in the float type of the weights (``float64`` data is cast once, here)."""
-    return x if x.dtype == float_dtype() else x.to(float_dtype())
+def as_inputs(x: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """Model inputs in ``dtype``, by default the float type of the weights (``float64`` data is cast once, here)."""
+    dtype = dtype or float_dtype()
+    return x if x.dtype == dtype else x.to(dtype)
 
 
 def check_finite(tensor: Tensor, what: str) -> None:

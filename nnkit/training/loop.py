@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,8 +57,12 @@ class Loop:
             loss = loss + self.steps.penalty()
         return loss
 
-    def train_pass(self, batches: Iterable[Batch], callbacks: CallbackList) -> dict[str, float]:
-        """One epoch of optimisation; returns the epoch's logs."""
+    def train_pass(self, batches: Iterable[Batch], callbacks: CallbackList, first_step: int = 0) -> dict[str, float]:
+        """One epoch of optimisation; returns the epoch's logs.
+
+        ``first_step`` > 0 resumes an interrupted epoch: that many batches are drawn (so a shuffled
+        epoch keeps its order) but not trained on, and batch hooks count on from ``first_step``.
+        """
         s = self.steps
         s.module.train()
         logs = RunningLogs(s.metrics, s.output_activation)
@@ -66,17 +71,21 @@ class Loop:
         hooks = optimizer.needs_hooks
         forward, loss_of = s.forward, self._losses
         batch_begin, batch_end = callbacks.train_batch_begin, callbacks.train_batch_end
-        for step, (x, y, weight) in enumerate(batches):
+        guard = callbacks.skip_non_finite_updates
+        if first_step:
+            batches = itertools.islice(batches, first_step, None)
+        for step, (x, y, weight) in enumerate(batches, first_step):
             if batch_begin:
                 callbacks.on_train_batch_begin(step)
             y_pred = forward(x)
             loss = loss_of(y_pred, y, weight)
             torch_optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if hooks:
-                optimizer.before_step()
-            torch_optimizer.step()
-            optimizer.iterations += 1
+            if not guard or bool(torch.isfinite(loss)):  # with TerminateOnNaN, a NaN/inf loss updates nothing
+                loss.backward()
+                if hooks:
+                    optimizer.before_step()
+                torch_optimizer.step()
+                optimizer.iterations += 1
             logs.add(loss.detach(), x.shape[0], y_pred.detach(), y, weight)
             if batch_end:
                 callbacks.on_train_batch_end(step, logs.lazy())
@@ -129,13 +138,22 @@ class Loop:
     def fit(self, make_batches: Callable[[], Iterable[Batch]], *, epochs: int, initial_epoch: int,
             callbacks: CallbackList, validation: Callable[[], Iterable[Batch]] | None,
             validation_freq: int | Iterable[int]) -> None:
-        """Train from ``initial_epoch`` to ``epochs``, validating on the epochs ``validation_freq`` picks."""
+        """Train from ``initial_epoch`` to ``epochs``, validating on the epochs ``validation_freq`` picks.
+
+        After ``on_train_begin``, a backup callback may restore an interrupted run; training then resumes
+        at its epoch (and batch).
+        """
         self.control.stop_training = False
         callbacks.on_train_begin()
+        first_step = 0
+        resume = callbacks.restore_backup()
+        if resume is not None:
+            initial_epoch, first_step = resume
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             callbacks.on_epoch_begin(epoch)
-            logs = self.train_pass(make_batches(), callbacks)
+            logs = self.train_pass(make_batches(), callbacks, first_step)
+            first_step = 0
             if validation is not None and _validates(epoch, validation_freq):
                 val_logs = self.test_pass(validation(), callbacks)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})

@@ -7,10 +7,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import accuracy_score
+from sklearn.metrics import accuracy_score, top_k_accuracy_score
 
 from nnkit import losses, metrics
-from nnkit.errors import ConfigError
+from nnkit.errors import ConfigError, DataError
+from tests.metrics.streaming import cut_points, stream, weights_or_none
 
 
 @settings(max_examples=40, deadline=None)
@@ -76,3 +77,46 @@ def test_loss_names_and_functions_are_metrics():
 def test_unknown_metric_name_is_explained():
     with pytest.raises(ConfigError, match="Did you mean 'accuracy'"):
         metrics.get("acuracy")
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 60), classes=st.integers(3, 7), k=st.integers(1, 6), seed=st.integers(0, 10_000),
+       weighted=st.booleans(), data=st.data())
+def test_top_k_accuracy_streams_to_sklearn(n, classes, k, seed, weighted, data):
+    k = min(k, classes - 1)  # scikit-learn warns that k >= n_classes is a perfect score
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(classes, size=n)
+    probs = rng.random((n, classes))
+    weight = weights_or_none(rng, n, weighted)
+    bounds = data.draw(cut_points(n))
+    expected = top_k_accuracy_score(labels, probs, k=k, labels=range(classes), sample_weight=weight)
+    for metric, y_true in ((metrics.TopKCategoricalAccuracy(k=k), np.eye(classes)[labels]),
+                           (metrics.SparseTopKCategoricalAccuracy(k=k), labels),
+                           (metrics.TopKCategoricalAccuracy(k=k), labels)):  # either label format works
+        assert stream(metric, bounds, y_true, probs, weight) == pytest.approx(expected, abs=1e-6)
+
+
+def test_top_k_accuracy_like_keras(keras, rng):
+    labels = rng.integers(6, size=50)
+    probs = rng.random((50, 6)).astype(np.float32)
+    probs[:5, :] = 0.5  # ties count as hits in both
+    one_hot = np.eye(6, dtype=np.float32)[labels]
+    assert metrics.TopKCategoricalAccuracy(k=2)(one_hot, probs) == pytest.approx(
+        float(keras.metrics.TopKCategoricalAccuracy(k=2)(one_hot, probs)))
+    assert metrics.SparseTopKCategoricalAccuracy(k=3)(labels, probs) == pytest.approx(
+        float(keras.metrics.SparseTopKCategoricalAccuracy(k=3)(labels, probs)))
+    assert metrics.top_k_categorical_accuracy(torch.as_tensor(labels), torch.as_tensor(probs), k=6).mean() == 1.0
+    assert metrics.TopKCategoricalAccuracy().name == keras.metrics.TopKCategoricalAccuracy().name
+
+
+def test_top_k_larger_than_the_classes_is_refused_naming_the_metric():
+    with pytest.raises(ConfigError, match=r"'top_k_categorical_accuracy' has k=5.*only 3 classes"):
+        metrics.get("top_k_categorical_accuracy", output_shape=(3,), target_shape=(3,))
+    with pytest.raises(ConfigError, match=r"'top3' has k=3.*only 2 classes"):
+        metrics.SparseTopKCategoricalAccuracy(k=3, name="top3").update_state(torch.tensor([0]), torch.rand(1, 2))
+    with pytest.raises(ConfigError, match="positive int"):
+        metrics.TopKCategoricalAccuracy(k=0)
+    metric = metrics.SparseTopKCategoricalAccuracy(k=1)
+    metric.update_state(torch.tensor([0, 9]), torch.rand(2, 3))
+    with pytest.raises(DataError, match="1 target label"):
+        metric.result()

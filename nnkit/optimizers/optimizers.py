@@ -1,9 +1,7 @@
 """Optimizers with Keras names and default hyperparameters, building ``torch.optim`` optimizers.
 
-An nnkit optimizer is a small spec: its config is its constructor arguments, and ``build(params)``
-returns the matching ``torch.optim`` optimizer. Keras features torch lacks are applied around the step:
-decoupled ``weight_decay`` for every optimizer, gradient clipping (``clipnorm``, ``clipvalue``,
-``global_clipnorm``), and for Adam/AdamW Keras's placement of epsilon, so their updates equal Keras's.
+Each one is an :class:`~nnkit.optimizers.base.Optimizer` spec; Adam/AdamW also take Keras's placement of
+epsilon and RMSprop Keras's update, so their updates equal Keras's.
 """
 
 from __future__ import annotations
@@ -16,134 +14,8 @@ import torch
 from torch import nn
 
 from nnkit.errors import ConfigError
-from nnkit.registry import Registry
-
-OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
-
-
-def _positive(value: Any, name: str, owner: str, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = "non-negative" if allow_zero else "positive"
-        raise ConfigError(f"{owner} expects `{name}` to be a {bound} number. Received: {name}={value!r}.")
-
-
-class Optimizer:
-    """Base class of nnkit optimizers.
-
-    Args:
-        learning_rate: Step size (``lr`` is accepted as its legacy spelling).
-        weight_decay: Decoupled weight decay ``w -= learning_rate * weight_decay * w`` per step.
-        clipnorm: Clip each gradient to this L2 norm.
-        clipvalue: Clip each gradient element to ``[-clipvalue, clipvalue]``.
-        global_clipnorm: Clip all gradients together to this global L2 norm.
-        name: Name of the optimizer.
-    """
-
-    torch_class: type[torch.optim.Optimizer]
-
-    def __init__(self, learning_rate: float = 0.001, weight_decay: float | None = None,
-                 clipnorm: float | None = None, clipvalue: float | None = None,
-                 global_clipnorm: float | None = None, name: str | None = None, **kwargs: Any) -> None:
-        owner = type(self).__name__
-        if "lr" in kwargs:
-            learning_rate = kwargs.pop("lr")
-        if kwargs:
-            raise TypeError(f"{owner} got unexpected arguments: {', '.join(sorted(kwargs))}.")
-        _positive(learning_rate, "learning_rate", owner, allow_zero=True)
-        for key, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                           ("global_clipnorm", global_clipnorm)):
-            if value is not None:
-                _positive(value, key, owner, allow_zero=key == "weight_decay")
-        if clipnorm is not None and global_clipnorm is not None:
-            raise ConfigError(f"{owner}: set at most one of `clipnorm` and `global_clipnorm`.")
-        self._learning_rate = float(learning_rate)
-        self.weight_decay = weight_decay
-        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
-        self.name = name or type(self).__name__.lower()
-        self.torch_optimizer: torch.optim.Optimizer | None = None
-        self.iterations = 0
-
-    # -- what subclasses define -------------------------------------------------------------
-    def _torch_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``torch_class`` besides ``lr``."""
-        return {}
-
-    def _hyperparameters(self) -> dict[str, Any]:
-        """Subclass constructor arguments, for the config."""
-        return {}
-
-    # -- building and stepping --------------------------------------------------------------
-    def build(self, params: Iterable[nn.Parameter]) -> torch.optim.Optimizer:
-        """Create the torch optimizer for ``params`` (called by ``Sequential.compile``/``fit``)."""
-        params = [p for p in params if p.requires_grad]
-        self._params = params
-        self.torch_optimizer = self.torch_class(params, lr=self._learning_rate, **self._torch_kwargs())
-        return self.torch_optimizer
-
-    @property
-    def needs_hooks(self) -> bool:
-        """Whether ``before_step`` has any work to do."""
-        return bool(self.clipnorm or self.clipvalue or self.global_clipnorm or self._decoupled_decay
-                    or type(self)._adjust_step is not Optimizer._adjust_step)
-
-    def _adjust_step(self) -> None:
-        """Per-step hyperparameter changes that make torch's update equal Keras's (none by default)."""
-
-    @property
-    def _decoupled_decay(self) -> float:
-        return self.weight_decay or 0.0
-
-    def before_step(self) -> None:
-        """Clip gradients and apply decoupled weight decay, as Keras does before each update."""
-        if self.clipvalue or self.clipnorm:
-            grads = [p.grad for p in self._params if p.grad is not None]
-            if self.clipvalue:
-                torch._foreach_clamp_min_(grads, -self.clipvalue)
-                torch._foreach_clamp_max_(grads, self.clipvalue)
-            if self.clipnorm:
-                norms = torch._foreach_norm(grads)
-                scales = [torch.clamp(self.clipnorm / torch.clamp(n, min=1e-12), max=1.0) for n in norms]
-                torch._foreach_mul_(grads, scales)
-        if self.global_clipnorm:
-            torch.nn.utils.clip_grad_norm_(self._params, self.global_clipnorm)
-        if self._decoupled_decay:
-            with torch.no_grad():
-                torch._foreach_mul_(self._params, 1.0 - self.learning_rate * self._decoupled_decay)
-        self._adjust_step()
-
-    @property
-    def learning_rate(self) -> float:
-        """The current learning rate; assigning it updates the running torch optimizer."""
-        if self.torch_optimizer is not None:
-            return float(self.torch_optimizer.param_groups[0]["lr"])
-        return self._learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, value: float) -> None:
-        _positive(value, "learning_rate", type(self).__name__, allow_zero=True)
-        self._learning_rate = float(value)
-        if self.torch_optimizer is not None:
-            for group in self.torch_optimizer.param_groups:
-                group["lr"] = float(value)
-
-    lr = learning_rate
-
-    def get_config(self) -> dict[str, Any]:
-        """The constructor arguments of this optimizer."""
-        return {"name": self.name, "learning_rate": self._learning_rate, **self._hyperparameters(),
-                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                "global_clipnorm": self.global_clipnorm}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Optimizer:
-        """Rebuild an optimizer from :meth:`get_config` output."""
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        config = self.get_config()
-        shown = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name" and v is not None)
-        return f"{type(self).__name__}({shown})"
+from nnkit.optimizers.base import OPTIMIZERS, Optimizer, _positive
+from nnkit.optimizers.keras_rmsprop import KerasRMSprop
 
 
 @OPTIMIZERS.register("sgd")
@@ -247,54 +119,6 @@ class Nadam(_AdamFamily):
         return {**super()._torch_kwargs(), "momentum_decay": 1.0}
 
 
-class KerasRMSprop(torch.optim.Optimizer):
-    """RMSprop with Keras's update ``w -= lr * g / sqrt(v + eps)`` (torch's ``RMSprop`` uses
-    ``sqrt(v) + eps``, which moves near-zero gradients far more on the first steps)."""
-
-    def __init__(self, params: Iterable[nn.Parameter], lr: float = 0.001, alpha: float = 0.9, eps: float = 1e-7,
-                 momentum: float = 0.0, centered: bool = False) -> None:
-        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum, "centered": centered})
-
-    @torch.no_grad()
-    def step(self, closure: Any = None) -> Any:
-        loss = None if closure is None else closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if not params:
-                continue
-            grads = [p.grad for p in params]
-            states = [self.state[p] for p in params]
-            for p, state in zip(params, states):
-                if not state:
-                    state["square_avg"] = torch.zeros_like(p)
-                    if group["momentum"] > 0:
-                        state["momentum_buffer"] = torch.zeros_like(p)
-                    if group["centered"]:
-                        state["grad_avg"] = torch.zeros_like(p)
-            rho = group["alpha"]
-            square_avg = [s["square_avg"] for s in states]
-            torch._foreach_mul_(square_avg, rho)
-            torch._foreach_addcmul_(square_avg, grads, grads, value=1 - rho)
-            if group["centered"]:
-                grad_avg = [s["grad_avg"] for s in states]
-                torch._foreach_mul_(grad_avg, rho)
-                torch._foreach_add_(grad_avg, grads, alpha=1 - rho)
-                denominator = torch._foreach_addcmul(square_avg, grad_avg, grad_avg, value=-1)
-                torch._foreach_add_(denominator, group["eps"])
-            else:
-                denominator = torch._foreach_add(square_avg, group["eps"])
-            torch._foreach_sqrt_(denominator)
-            increment = torch._foreach_div(grads, denominator)
-            torch._foreach_mul_(increment, group["lr"])
-            if group["momentum"] > 0:
-                buffers = [s["momentum_buffer"] for s in states]
-                torch._foreach_mul_(buffers, group["momentum"])
-                torch._foreach_add_(buffers, increment)
-                increment = buffers
-            torch._foreach_sub_(params, increment)
-        return loss
-
-
 @OPTIMIZERS.register("rmsprop")
 class RMSprop(Optimizer):
     """RMSprop with Keras's update and defaults ``rho=0.9``, ``epsilon=1e-7``."""
@@ -375,8 +199,10 @@ class TorchOptimizer(Optimizer):
                     f"{len(params)} trainable tensors. Create it from model.module.parameters() after the "
                     "model is built, or pass the class (e.g. torch.optim.Adam) or a name (e.g. 'adam')."
                 )
+            self._load_pending_state()
             return self.optimizer
         self.torch_optimizer = self.optimizer(params, **self.torch_kwargs)
+        self._load_pending_state()
         return self.torch_optimizer
 
     def get_config(self) -> dict[str, Any]:
