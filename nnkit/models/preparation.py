@@ -228,4 +228,7 @@ def result_like_keras(model: Sequential, logs: dict[str, float], return_dict: bo
         return logs
     if not model.metrics:
         return logs["loss"]
-    return [logs[name] for name in model.metrics_names]
+    values = []
+    for name in model.metrics_names:  # a per-class metric logs name_0, name_1, ... instead of name
+        values += [logs[name]] if name in logs else [v for k, v in logs.items() if k.startswith(name + "_")]
+    return values

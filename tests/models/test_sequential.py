@@ -276,3 +276,14 @@ def test_verbose_modes_print_keras_style_progress(rng, capsys):
     assert "Epoch 1/1" in capsys.readouterr().out
     model.fit(x, labels, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_evaluate_list_expands_per_class_metrics(rng):
+    x, labels = _blobs(rng, n=60)
+    model = _classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", nnkit.metrics.Precision(average=None)])
+    logs = model.evaluate(x, labels, verbose=0, return_dict=True)
+    values = model.evaluate(x, labels, verbose=0)
+    assert values == [logs["loss"], logs["accuracy"], logs["precision_0"], logs["precision_1"], logs["precision_2"]]
+    assert len(model.test_on_batch(x, labels)) == 5
