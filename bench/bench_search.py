@@ -25,7 +25,7 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import grid_search as seed  # noqa: E402  (examples/grid_search.py: the seed program)
+import grid_search as seed  # examples/grid_search.py: the seed program
 
 GRID = {"batch_size": [16, 32, 64], "epochs": [5, 10, 15], "l2": [0.0, 0.01, 0.1]}
 
@@ -59,7 +59,7 @@ def skorch_estimator():
             super().__init__(module, **kwargs)
             self.l2 = l2
 
-        def get_loss(self, y_pred, y_true, X=None, training=False):  # noqa: N803 (skorch's signature)
+        def get_loss(self, y_pred, y_true, X=None, training=False):
             loss = super().get_loss(y_pred, y_true, X=X, training=training)
             return loss + self.l2 * (self.module_.hidden.weight ** 2).sum()
 

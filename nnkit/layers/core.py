@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from nnkit import activations, config, constraints, initializers
 from nnkit.errors import ConfigError
 from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
+from nnkit.layers.containers import MoveChannels
 
 
 @LAYERS.register("input_layer", aliases=("input", "InputLayer"))
@@ -162,13 +163,21 @@ class Dropout(LayerSpec):
 
 @LAYERS.register("flatten")
 class Flatten(LayerSpec):
-    """Flattens each sample to one axis: ``(batch, d1, d2, ...)`` -> ``(batch, d1 * d2 * ...)``."""
+    """Flattens each sample to one axis: ``(batch, d1, d2, ...)`` -> ``(batch, d1 * d2 * ...)``.
+
+    With ``data_format='channels_first'`` (or that global default) channels are moved last first, as
+    Keras does, so the feature order (and Dense weights after it) match Keras.
+    """
 
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.data_format = data_format
 
     def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
-        return nn.Flatten(), (math.prod(input_shape),)
+        flatten: nn.Module = nn.Flatten()
+        if config.resolve_data_format(self.data_format) == "channels_first" and len(input_shape) >= 2:
+            flatten = nn.Sequential(MoveChannels(to_first=False), flatten)
+        return flatten, (math.prod(input_shape),)
 
 
 class ReshapeModule(nn.Module):

@@ -355,12 +355,16 @@ class Sequential:
         for handle in self._hooks:
             handle.remove()
         self._hooks = []
+        for layer in self.layers:  # copies and unpickled models carry hooks without handles
+            hooks = layer.module._forward_hooks
+            for key in [k for k, hook in hooks.items() if isinstance(hook, ActivityPenalty)]:
+                del hooks[key]
         terms = [term for layer in self.layers for term in layer.regularization_terms()]
         activity: list[Tensor] = []
         for layer in self.layers:
             if layer.activity_regularizer is not None:
-                self._hooks.append(layer.module.register_forward_hook(_activity_hook(layer.activity_regularizer,
-                                                                                      activity)))
+                self._hooks.append(layer.module.register_forward_hook(ActivityPenalty(layer.activity_regularizer,
+                                                                                       activity)))
         if not terms and not self._hooks:
             return None
 
@@ -578,14 +582,18 @@ def unique_child_name(children: dict[str, nn.Module], base: str) -> str:
     return name
 
 
-def _activity_hook(regularizer: Callable[[Tensor], Tensor], sink: list[Tensor]) -> Callable:
-    """A forward hook adding ``regularizer(output) / batch_size`` to ``sink`` (fit and evaluate)."""
+class ActivityPenalty:
+    """Forward hook adding ``regularizer(output) / batch_size`` to ``sink`` (fit and evaluate).
 
-    def hook(module: nn.Module, inputs: Any, output: Tensor) -> None:
+    A class rather than a closure so a model holding it can be pickled and deep-copied.
+    """
+
+    def __init__(self, regularizer: Callable[[Tensor], Tensor], sink: list[Tensor]) -> None:
+        self.regularizer, self.sink = regularizer, sink
+
+    def __call__(self, module: nn.Module, inputs: Any, output: Tensor) -> None:
         if not torch.is_inference_mode_enabled():  # predict() has no loss to add it to
-            sink.append(regularizer(output) / max(1, output.shape[0]))
-
-    return hook
+            self.sink.append(self.regularizer(output) / max(1, output.shape[0]))
 
 
 def _apply_constraints(constraints: list[tuple[Tensor, Callable[[Tensor], Tensor]]]) -> None:

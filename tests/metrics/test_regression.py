@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import (
     mean_absolute_error,
@@ -39,6 +39,9 @@ def regression_data(draw):
 @given(regression_data())
 def test_regression_metrics_stream_to_sklearn(data):
     y_true, y_pred, weight, bounds = data
+    # R2 needs a spread of weighted targets; with fewer than two weighted samples it is undefined and
+    # scikit-learn's value is rounding noise (e.g. -4e30), not a reference.
+    assume(weight is None or (weight > 0).sum() >= 2)
     expected = {
         metrics.MeanSquaredError: mean_squared_error(y_true, y_pred, sample_weight=weight),
         metrics.MeanAbsoluteError: mean_absolute_error(y_true, y_pred, sample_weight=weight),

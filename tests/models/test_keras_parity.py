@@ -130,3 +130,19 @@ def test_activity_regularizer_matches_keras(keras, rng):
     assert_close(n_model.evaluate(x, y, verbose=0), k_model.evaluate(x, y, verbose=0), rtol=1e-5)
     assert_close(n_model.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"],
                  k_model.fit(x, y, epochs=2, shuffle=False, verbose=0).history["loss"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_flatten_feature_order_matches_keras_in_both_global_formats(keras, rng, data_format):
+    x = rng.random((4, 3, 2, 5)).astype("float32")
+    previous = keras.config.image_data_format()
+    keras.config.set_image_data_format(data_format)
+    nnkit.config.set_image_data_format(data_format)
+    try:
+        k_model = keras.Sequential([keras.Input((3, 2, 5)), keras.layers.Flatten(), keras.layers.Dense(4)])
+        n_model = Sequential([Input((3, 2, 5)), nnkit.layers.Flatten(), Dense(4)])
+        n_model.set_weights(k_model.get_weights())
+        assert_close(n_model.predict(x, verbose=0), k_model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    finally:
+        keras.config.set_image_data_format(previous)
+        nnkit.config.set_image_data_format("channels_last")

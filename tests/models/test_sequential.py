@@ -287,3 +287,17 @@ def test_evaluate_list_expands_per_class_metrics(rng):
     values = model.evaluate(x, labels, verbose=0)
     assert values == [logs["loss"], logs["accuracy"], logs["precision_0"], logs["precision_1"], logs["precision_2"]]
     assert len(model.test_on_batch(x, labels)) == 5
+
+
+def test_model_with_activity_regularizer_pickles_and_copies_cleanly(rng):
+    import copy
+    import pickle
+
+    x, y = rng.random((20, 4)), rng.random((20, 1))
+    model = Sequential([Dense(3, activation="relu", input_dim=4, activity_regularizer="l2"), Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, y, epochs=1, verbose=0)
+    for twin in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert_close(twin.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
+        hooks = list(twin.layers[0].module._forward_hooks.values())
+        assert len(hooks) == 1  # the copied hook was replaced, not doubled
