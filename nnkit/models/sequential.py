@@ -21,12 +21,10 @@ from nnkit.layers.base import LAYERS, LayerSpec, Shape
 from nnkit.layers.containers import MaskedSequential, MoveChannels
 from nnkit.layers.core import InputLayer
 from nnkit.layers.utility import TorchModule
-from nnkit.models import preparation
+from nnkit.models import preparation, steps
 from nnkit.training.data import ArrayData, Batch, LoaderData, is_loader_input
 from nnkit.training.loop import Loop, StepFunctions
 from nnkit.utils.naming import unique_name
-
-_FUSABLE = {nn.Softmax: "softmax", nn.Sigmoid: "sigmoid"}
 
 
 @dataclass
@@ -319,61 +317,20 @@ class Sequential:
         metrics = self._resolve_metrics(target_shape)
         if self._loop is None:
             module = self._ensure_built()
-            penalty = self._penalty()  # registers activity hooks, which the training forward must keep
-            forward, activation, loss = self._loss_path(module)
+            for handle in self._hooks:
+                handle.remove()
+            # the activity hooks go in first: the training forward must keep the containers they sit on
+            penalty, self._hooks = steps.penalty(self.layers, self.device)
+            forward, activation, loss = steps.loss_path(module, self.layers[-1], self.loss)
             weight = self._compile_args["loss_weight"]
-            loss_fn = loss if weight is None else _scaled(loss, weight)
+            loss_fn = loss if weight is None else steps.Scaled(loss, weight)
             torch_optimizer = self.optimizer.build(module.parameters())
             constraints = [term for layer in self.layers for term in layer.constraint_terms()]
             if constraints:
-                self._hooks.append(torch_optimizer.register_step_post_hook(
-                    lambda *_: _apply_constraints(constraints)))
+                self._hooks.append(torch_optimizer.register_step_post_hook(steps.ConstraintProjection(constraints)))
             self._loop = Loop(StepFunctions(module, forward, activation, loss_fn, penalty, self.optimizer,
                                             metrics), control=self)
         return self._loop
-
-    def _loss_path(self, module: nn.Sequential) -> tuple[Callable, Callable | None, losses.Loss]:
-        """Compute cross-entropy on the logits before a final softmax/sigmoid when possible."""
-        last = module[-1]
-        activation = last[-1] if isinstance(last, nn.Sequential) and len(last) else last
-        kind = _FUSABLE.get(type(activation))
-        if self.layers[-1].activity_regularizer is not None:
-            kind = None  # the penalty is defined on the layer's activated output
-        if kind == "softmax" and activation.dim not in (-1, len(self.layers[-1].output_shape)):
-            kind = None
-        fused = self.loss.with_logits_of(kind) if kind else None
-        if fused is None:
-            return _flat_forward(module), None, self.loss
-        body = list(module)[:-1]
-        if last is not activation:
-            body += list(last)[:-1]
-        return _flat_forward(type(module)(*body)), activation, fused
-
-    def _penalty(self) -> Callable[[], Tensor] | None:
-        """Weight penalties plus activity penalties recorded by forward hooks (Keras semantics:
-        ``regularizer(output) / batch_size``, in fit and evaluate)."""
-        for handle in self._hooks:
-            handle.remove()
-        self._hooks = []
-        for layer in self.layers:  # copies and unpickled models carry hooks without handles
-            hooks = layer.module._forward_hooks
-            for key in [k for k, hook in hooks.items() if isinstance(hook, ActivityPenalty)]:
-                del hooks[key]
-        terms = [term for layer in self.layers for term in layer.regularization_terms()]
-        activity: list[Tensor] = []
-        for layer in self.layers:
-            if layer.activity_regularizer is not None:
-                self._hooks.append(layer.module.register_forward_hook(ActivityPenalty(layer.activity_regularizer,
-                                                                                       activity)))
-        if not terms and not self._hooks:
-            return None
-
-        def penalty() -> Tensor:
-            values = [regularizer(tensor) for tensor, regularizer in terms] + activity
-            activity.clear()
-            return torch.stack(values).sum() if values else torch.zeros((), device=self.device)
-
-        return penalty
 
     # -- data ---------------------------------------------------------------------------------------
     def _array_data(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
@@ -539,40 +496,6 @@ class Sequential:
         return f"Sequential(name={self.name!r}, layers={self.layers!r})"
 
 
-def _flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
-    """Call the leaf modules of nested ``nn.Sequential`` containers in order.
-
-    Same result as ``module(x)`` minus one container call per layer, which on small models is a
-    measurable share of a step. Containers with hooks are kept whole so the hooks still run.
-    """
-    leaves: list[nn.Module] = []
-
-    def collect(container: nn.Module) -> None:
-        for child in container.children():
-            plain = type(child) is nn.Sequential and not (child._forward_hooks or child._forward_pre_hooks)
-            collect(child) if plain else leaves.append(child)
-
-    if type(module) is not nn.Sequential or module._forward_hooks or module._forward_pre_hooks:
-        return module
-    collect(module)
-
-    def forward(x: Tensor) -> Tensor:
-        for leaf in leaves:
-            x = leaf(x)
-        return x
-
-    return forward
-
-
-def _scaled(loss: Callable[..., Tensor], weight: float) -> Callable[..., Tensor]:
-    """``loss`` times a constant ``loss_weights`` factor."""
-
-    def weighted(y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> Tensor:
-        return weight * loss(y_true, y_pred, sample_weight)
-
-    return weighted
-
-
 def unique_child_name(children: dict[str, nn.Module], base: str) -> str:
     """``base``, or ``base_1``, ``base_2``... if a child already has that name."""
     name, count = base, 0
@@ -580,24 +503,3 @@ def unique_child_name(children: dict[str, nn.Module], base: str) -> str:
         count += 1
         name = f"{base}_{count}"
     return name
-
-
-class ActivityPenalty:
-    """Forward hook adding ``regularizer(output) / batch_size`` to ``sink`` (fit and evaluate).
-
-    A class rather than a closure so a model holding it can be pickled and deep-copied.
-    """
-
-    def __init__(self, regularizer: Callable[[Tensor], Tensor], sink: list[Tensor]) -> None:
-        self.regularizer, self.sink = regularizer, sink
-
-    def __call__(self, module: nn.Module, inputs: Any, output: Tensor) -> None:
-        if not torch.is_inference_mode_enabled():  # predict() has no loss to add it to
-            self.sink.append(self.regularizer(output) / max(1, output.shape[0]))
-
-
-def _apply_constraints(constraints: list[tuple[Tensor, Callable[[Tensor], Tensor]]]) -> None:
-    """Project constrained weights back onto their sets after an optimizer step."""
-    with torch.no_grad():
-        for weight, constraint in constraints:
-            weight.copy_(constraint(weight))

@@ -1,0 +1,122 @@
+"""From a built model to the functions one training step calls: the forward the loss sees, the
+loss itself, and the penalties and projections around the optimizer step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from nnkit import losses
+from nnkit.layers.base import LayerSpec
+
+_FUSABLE = {nn.Softmax: "softmax", nn.Sigmoid: "sigmoid"}
+
+
+def loss_path(module: nn.Sequential, last_layer: LayerSpec,
+              loss: losses.Loss) -> tuple[Callable[[Tensor], Tensor], nn.Module | None, losses.Loss]:
+    """``(forward, output_activation, loss)``: cross-entropy runs on the logits before a final
+    softmax/sigmoid when the loss has a logits twin (Keras-on-TensorFlow's stable path)."""
+    last = module[-1]
+    activation = last[-1] if isinstance(last, nn.Sequential) and len(last) else last
+    kind = _FUSABLE.get(type(activation))
+    if last_layer.activity_regularizer is not None:
+        kind = None  # the penalty is defined on the layer's activated output
+    if kind == "softmax" and activation.dim not in (-1, len(last_layer.output_shape)):
+        kind = None
+    fused = loss.with_logits_of(kind) if kind else None
+    if fused is None:
+        return flat_forward(module), None, loss
+    body = list(module)[:-1]
+    if last is not activation:
+        body += list(last)[:-1]
+    return flat_forward(type(module)(*body)), activation, fused
+
+
+def flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
+    """Call the leaf modules of nested ``nn.Sequential`` containers in order.
+
+    Same result as ``module(x)`` minus one container call per layer, which on small models is a
+    measurable share of a step. Containers with hooks are kept whole so the hooks still run.
+    """
+    leaves: list[nn.Module] = []
+
+    def collect(container: nn.Module) -> None:
+        for child in container.children():
+            plain = type(child) is nn.Sequential and not (child._forward_hooks or child._forward_pre_hooks)
+            collect(child) if plain else leaves.append(child)
+
+    if type(module) is not nn.Sequential or module._forward_hooks or module._forward_pre_hooks:
+        return module
+    collect(module)
+
+    def forward(x: Tensor) -> Tensor:
+        for leaf in leaves:
+            x = leaf(x)
+        return x
+
+    return forward
+
+
+class Scaled:
+    """``loss`` times a constant ``loss_weights`` factor."""
+
+    def __init__(self, loss: Callable[..., Tensor], weight: float) -> None:
+        self.loss, self.weight = loss, weight
+
+    def __call__(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        return self.weight * self.loss(y_true, y_pred, sample_weight)
+
+
+def penalty(layers: list[LayerSpec], device: torch.device) -> tuple[Callable[[], Tensor] | None, list[Any]]:
+    """The regularization added to each step's loss, and the hook handles it registered.
+
+    Weight penalties plus activity penalties that forward hooks record (Keras semantics:
+    ``regularizer(output) / batch_size``, in fit and evaluate). Stale activity hooks (from a copy or
+    an unpickled model, which carry hooks without handles) are removed first.
+    """
+    for layer in layers:
+        hooks = layer.module._forward_hooks
+        for key in [k for k, hook in hooks.items() if isinstance(hook, ActivityPenalty)]:
+            del hooks[key]
+    terms = [term for layer in layers for term in layer.regularization_terms()]
+    activity: list[Tensor] = []
+    handles = [layer.module.register_forward_hook(ActivityPenalty(layer.activity_regularizer, activity))
+               for layer in layers if layer.activity_regularizer is not None]
+    if not terms and not handles:
+        return None, handles
+
+    def total() -> Tensor:
+        values = [regularizer(tensor) for tensor, regularizer in terms] + activity
+        activity.clear()
+        return torch.stack(values).sum() if values else torch.zeros((), device=device)
+
+    return total, handles
+
+
+class ActivityPenalty:
+    """Forward hook adding ``regularizer(output) / batch_size`` to ``sink`` (fit and evaluate).
+
+    A class rather than a closure so a model holding it can be pickled and deep-copied.
+    """
+
+    def __init__(self, regularizer: Callable[[Tensor], Tensor], sink: list[Tensor]) -> None:
+        self.regularizer, self.sink = regularizer, sink
+
+    def __call__(self, module: nn.Module, inputs: Any, output: Tensor) -> None:
+        if not torch.is_inference_mode_enabled():  # predict() has no loss to add it to
+            self.sink.append(self.regularizer(output) / max(1, output.shape[0]))
+
+
+class ConstraintProjection:
+    """Optimizer step post-hook projecting constrained weights back onto their sets (picklable)."""
+
+    def __init__(self, constraints: list[tuple[Tensor, Callable[[Tensor], Tensor]]]) -> None:
+        self.constraints = constraints
+
+    def __call__(self, *_: Any) -> None:
+        with torch.no_grad():
+            for weight, constraint in self.constraints:
+                weight.copy_(constraint(weight))
