@@ -296,6 +296,14 @@ class Sequential:
             raise NotReadyError(f"The model was compiled without a loss; pass loss=... to compile() before {action}().")
         return self.loss
 
+    def _require_trainable(self, action: str) -> None:
+        if not any(p.requires_grad for p in self.module.parameters()):
+            raise ConfigError(
+                f"Sequential '{self.name}' has no trainable weights (every layer is frozen or weightless), so "
+                f"{action}() has nothing to update. Set layer.trainable = True on a layer, or use "
+                "evaluate()/predict()."
+            )
+
     @property
     def metrics(self) -> list[metrics_module.Metric]:
         """The metric objects resolved for the last data seen (empty before fit/evaluate)."""
@@ -324,9 +332,10 @@ class Sequential:
             forward, activation, loss = steps.loss_path(module, self.layers[-1], self.loss)
             weight = self._compile_args["loss_weight"]
             loss_fn = loss if weight is None else steps.Scaled(loss, weight)
-            torch_optimizer = self.optimizer.build(module.parameters())
+            trainable = any(p.requires_grad for p in module.parameters())
+            torch_optimizer = self.optimizer.build(module.parameters()) if trainable else None
             constraints = [term for layer in self.layers for term in layer.constraint_terms()]
-            if constraints:
+            if constraints and torch_optimizer is not None:
                 self._hooks.append(torch_optimizer.register_step_post_hook(steps.ConstraintProjection(constraints)))
             self._loop = Loop(StepFunctions(module, forward, activation, loss_fn, penalty, self.optimizer,
                                             metrics), control=self)
@@ -400,6 +409,7 @@ class Sequential:
                 x, validation_data = x.split(validation_split)
         train = self._source(x, batch_size=batch_size, shuffle=shuffle, steps=steps_per_epoch)
         loop = self._get_loop(train.target_shape)
+        self._require_trainable("fit")
         validation = None
         if validation_data is not None:
             if not (isinstance(validation_data, ArrayData) or is_loader_input(validation_data)):
@@ -445,6 +455,7 @@ class Sequential:
         self._require_compiled("train_on_batch")
         data = self._array_data(x, y, sample_weight, class_weight)
         loop = self._get_loop(tuple(data.y.shape[1:]))
+        self._require_trainable("train_on_batch")
         logs = loop.train_pass(data.batches(len(data)), CallbackList())
         return preparation.result_like_keras(self, logs, return_dict)
 

@@ -301,3 +301,13 @@ def test_model_with_activity_regularizer_pickles_and_copies_cleanly(rng):
         assert_close(twin.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-6)
         hooks = list(twin.layers[0].module._forward_hooks.values())
         assert len(hooks) == 1  # the copied hook was replaced, not doubled
+
+
+def test_fully_frozen_model_evaluates_and_refuses_fit_clearly(rng):
+    x, labels = _blobs(rng, n=20)
+    model = _classifier()
+    model.trainable = False
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert np.isfinite(model.evaluate(x, labels, verbose=0))
+    with pytest.raises(ValueError, match="no trainable weights"):
+        model.fit(x, labels, verbose=0)
