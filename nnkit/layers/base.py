@@ -196,7 +196,8 @@ class LayerSpec:
 
     def get_weights(self) -> list[np.ndarray]:
         """The weights as NumPy arrays in Keras layout (a Dense kernel is ``(inputs, units)``)."""
-        return [self._to_keras(i, w.detach().cpu().numpy()) for i, w in enumerate(self.weights)]
+        # copies, as in Keras: on CPU .numpy() would share memory with the live parameters
+        return [np.array(self._to_keras(i, w.detach().cpu().numpy())) for i, w in enumerate(self.weights)]
 
     def set_weights(self, weights: list[Any]) -> None:
         """Load weights given in Keras layout, as returned by :meth:`get_weights`."""

@@ -311,3 +311,14 @@ def test_fully_frozen_model_evaluates_and_refuses_fit_clearly(rng):
     assert np.isfinite(model.evaluate(x, labels, verbose=0))
     with pytest.raises(ValueError, match="no trainable weights"):
         model.fit(x, labels, verbose=0)
+
+
+def test_get_weights_returns_copies_like_keras(rng):
+    x, labels = _blobs(rng, n=32)
+    model = _classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    before = model.get_weights()
+    snapshot = [w.copy() for w in before]
+    model.fit(x, labels, epochs=1, verbose=0)
+    for kept, original in zip(before, snapshot):
+        np.testing.assert_array_equal(kept, original)
