@@ -332,8 +332,12 @@ class Sequential:
             forward, activation, loss = steps.loss_path(module, self.layers[-1], self.loss)
             weight = self._compile_args["loss_weight"]
             loss_fn = loss if weight is None else steps.Scaled(loss, weight)
-            trainable = any(p.requires_grad for p in module.parameters())
-            torch_optimizer = self.optimizer.build(module.parameters()) if trainable else None
+            trainable = [p for p in module.parameters() if p.requires_grad]
+            built = self.optimizer.torch_optimizer
+            same = built is not None and [id(p) for p in getattr(self.optimizer, "_params", [])] == list(
+                map(id, trainable))
+            # keep the running optimizer (and its moments) when only the loop, not the weights, changed
+            torch_optimizer = built if same else (self.optimizer.build(trainable) if trainable else None)
             constraints = [term for layer in self.layers for term in layer.constraint_terms()]
             if constraints and torch_optimizer is not None:
                 self._hooks.append(torch_optimizer.register_step_post_hook(steps.ConstraintProjection(constraints)))

@@ -322,3 +322,16 @@ def test_get_weights_returns_copies_like_keras(rng):
     model.fit(x, labels, epochs=1, verbose=0)
     for kept, original in zip(before, snapshot):
         np.testing.assert_array_equal(kept, original)
+
+
+def test_optimizer_state_survives_a_rebuilt_training_loop(rng):
+    x, labels = _blobs(rng, n=64)
+    model = _classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, labels, epochs=1, batch_size=16, verbose=0)
+    torch_optimizer = model.optimizer.torch_optimizer
+    model.trainable = True  # drops the cached loop, keeps the same weights
+    model.fit(x, labels, epochs=1, batch_size=16, verbose=0)
+    assert model.optimizer.torch_optimizer is torch_optimizer
+    steps = [state["step"] for state in torch_optimizer.state.values()]
+    assert all(int(step) == 8 for step in steps) and steps
