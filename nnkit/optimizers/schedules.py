@@ -73,8 +73,30 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
+class _RateDecay(LearningRateSchedule):
+    """Shared arguments of the exponential and inverse-time decays."""
+
+    def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool,
+                 name: str) -> None:
+        owner = type(self).__name__
+        _number(initial_learning_rate, "initial_learning_rate", owner)
+        _number(decay_steps, "decay_steps", owner, positive=True)
+        _number(decay_rate, "decay_rate", owner)
+        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
+        self.staircase, self.name = staircase, name
+
+    def _progress(self, step: int) -> float:
+        """``step / decay_steps``, floored when ``staircase``."""
+        p = step / self.decay_steps
+        return math.floor(p) if self.staircase else p
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
 @SCHEDULES.register("ExponentialDecay")
-class ExponentialDecay(LearningRateSchedule):
+class ExponentialDecay(_RateDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (integer division if ``staircase``).
 
     Args:
@@ -87,21 +109,10 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
                  name: str = "ExponentialDecay") -> None:
-        _number(initial_learning_rate, "initial_learning_rate", "ExponentialDecay")
-        _number(decay_steps, "decay_steps", "ExponentialDecay", positive=True)
-        _number(decay_rate, "decay_rate", "ExponentialDecay")
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
-        self.staircase, self.name = staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate * self.decay_rate**p)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return float(self.initial_learning_rate * self.decay_rate ** self._progress(step))
 
 
 @SCHEDULES.register("PiecewiseConstantDecay")
@@ -177,7 +188,7 @@ class PolynomialDecay(LearningRateSchedule):
 
 
 @SCHEDULES.register("InverseTimeDecay")
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (integer division if ``staircase``).
 
     Args:
@@ -190,21 +201,10 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
                  name: str = "InverseTimeDecay") -> None:
-        _number(initial_learning_rate, "initial_learning_rate", "InverseTimeDecay")
-        _number(decay_steps, "decay_steps", "InverseTimeDecay", positive=True)
-        _number(decay_rate, "decay_rate", "InverseTimeDecay")
-        self.initial_learning_rate, self.decay_steps, self.decay_rate = initial_learning_rate, decay_steps, decay_rate
-        self.staircase, self.name = staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return float(self.initial_learning_rate / (1.0 + self.decay_rate * p))
-
-    def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+        return float(self.initial_learning_rate / (1.0 + self.decay_rate * self._progress(step)))
 
 
 def _cosine(fraction: float, alpha: float) -> float:
