@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,6 +22,9 @@ from torch import nn
 import nnkit
 from nnkit.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
 from nnkit.models import Sequential
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_fit import hand_loop  # the same hand-written loop as the MLP benchmark
 
 ROWS, SIDE, CLASSES, BATCH = 4_000, 28, 10, 64
 
@@ -41,24 +46,6 @@ def nnkit_net() -> Sequential:
         Conv2D(32, 3, activation="relu"), MaxPooling2D(2),
         Flatten(), Dense(CLASSES, activation="softmax"),
     ])
-
-
-def hand_loop(model: nn.Module, optimizer: torch.optim.Optimizer, x: np.ndarray, y: np.ndarray,
-              epochs: int, batch_size: int) -> None:
-    """What a PyTorch user writes: tensor slicing from a permutation, no DataLoader."""
-    x_t = torch.as_tensor(x, dtype=torch.float32)
-    y_t = torch.as_tensor(y, dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss()
-    model.train()
-    n = len(x_t)
-    for _ in range(epochs):
-        order = torch.randperm(n)
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            loss = loss_fn(model(x_t[idx]), y_t[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
 
 
 def run(repeats: int, epochs: int, metrics: list[str]) -> tuple[float, float, float]:
