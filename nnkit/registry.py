@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
@@ -109,6 +111,33 @@ def closest(name: str, candidates: list[str]) -> str | None:
         return best
     matches = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def capture_config(init: Callable) -> Callable:
+    """Wrap ``__init__`` so the outermost call records its bound arguments in ``self._config``.
+
+    Subclasses wrap their own ``__init__`` too; only the outermost call (the class the user named) records,
+    so the config is exactly what the user passed.
+    """
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        if "_config" not in self.__dict__:
+            try:
+                bound = signature.bind(self, *args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{type(self).__name__}: {exc}") from None
+            config: dict[str, Any] = {}
+            for key, value in list(bound.arguments.items())[1:]:
+                if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
+                    config.update(value)
+                else:
+                    config[key] = value
+            self._config = config
+        init(self, *args, **kwargs)
+
+    return wrapper
 
 
 class Configurable:

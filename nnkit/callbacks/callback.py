@@ -7,8 +7,13 @@ Besides Keras's hooks, nnkit callbacks may take part in crash recovery: ``get_st
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from nnkit.errors import ConfigError
+from nnkit.registry import Registry, capture_config
+
+CALLBACKS: Registry[type[Callback]] = Registry("callback")
 _BATCH_HOOKS = {
     "train_batch_begin": ("on_train_batch_begin", "on_batch_begin"),
     "train_batch_end": ("on_train_batch_end", "on_batch_end"),
@@ -30,6 +35,11 @@ class Callback:
     A subclass overriding a batch hook (or an instance given one, as :class:`LambdaCallback` does) makes
     the loop call it every batch; batch hooks nobody overrides are never called.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = capture_config(cls.__dict__["__init__"])
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -70,8 +80,51 @@ class Callback:
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`get_state` output (called after ``on_train_begin`` when training resumes)."""
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments of this callback, defaults filled in."""
+        parameters = list(inspect.signature(type(self).__init__).parameters.values())[1:]
+        config = {p.name: p.default for p in parameters
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.default is not p.empty}
+        config.update(self.__dict__.get("_config", {}))
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Callback:
+        """Rebuild a callback from :meth:`get_config` output."""
+        return cls(**config)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        args = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.get("_config", {}).items())
+        return f"{type(self).__name__}({args})"
+
+
+def get(identifier: str | dict[str, Any] | Callback) -> Callback:
+    """A callback from a name (``'early_stopping'`` or ``'EarlyStopping'``), a dict
+    (``{"type": "EarlyStopping", "patience": 3}`` or ``{"class_name": ..., "config": {...}}``) or an instance.
+
+    Raises:
+        ConfigError: unknown name (with a did-you-mean) or arguments the callback does not take.
+    """
+    if isinstance(identifier, Callback):
+        return identifier
+    if isinstance(identifier, str):
+        name, config = identifier, {}
+    elif isinstance(identifier, dict):
+        if "class_name" in identifier:
+            name, config = identifier["class_name"], dict(identifier.get("config") or {})
+        else:
+            config = dict(identifier)
+            name = config.pop("type", None)
+    else:
+        raise ConfigError(f"Expected a callback name, a dict or a Callback. Received: {identifier!r}.")
+    from nnkit.saving.object_registration import get_custom_object
+
+    cls = get_custom_object(name) if isinstance(name, str) else None
+    cls = cls if isinstance(cls, type) and issubclass(cls, Callback) else CALLBACKS.get(name)
+    try:
+        return cls.from_config(config)
+    except TypeError as exc:
+        raise ConfigError(f"Cannot create callback {cls.__name__} from {config!r}: {exc}") from exc
 
 
 def _overrides(callback: Callback, names: tuple[str, ...]) -> bool:

@@ -3,11 +3,12 @@
 Every checkpoint is an nnkit state file (:mod:`nnkit.utils.state_file`): safetensors tensors plus a JSON
 header, written atomically, and loaded without unpickling anything. What it holds depends on its kind:
 
-- ``"weights"`` (``ModelCheckpoint(save_weights_only=True)``): ``weights``, the ``state_dict()`` of
-  ``model.module`` (torch names and layout, buffers included).
-- ``"model"`` (``ModelCheckpoint(save_weights_only=False)``): ``weights``, ``config`` (``model.get_config()``,
-  from which ``Sequential.from_config`` rebuilds the architecture) and ``optimizer`` (its class name, its
-  config when it is an nnkit optimizer, and its state: step count, learning rate, moments).
+- ``"weights"`` (``model.save_weights``, ``ModelCheckpoint(save_weights_only=True)``): ``weights``, the
+  ``state_dict()`` of ``model.module`` (torch names and layout, buffers included).
+- ``"model"`` (``model.save``, ``ModelCheckpoint(save_weights_only=False)``): ``weights``, ``config``
+  (``model.get_config()``), ``build_config``, ``compile_config``, ``metadata`` and ``optimizer`` (its class
+  name, its config when it is an nnkit optimizer, and its state: step count, learning rate, moments); see
+  :mod:`nnkit.saving.model_file`.
 - ``"backup"`` (``BackupAndRestore``): ``weights``, ``optimizer``, the epoch and batch reached, the random
   number generator states and the callbacks' states.
 
@@ -25,7 +26,7 @@ import os
 from typing import Any
 
 from nnkit.errors import ConfigError, DataError
-from nnkit.utils.state_file import load_state, save_state
+from nnkit.utils.state_file import load_state
 
 KINDS = ("weights", "model", "backup")
 
@@ -46,24 +47,6 @@ def optimizer_state(model: Any) -> dict[str, Any] | None:
     except TypeError:  # a torch.optim class inside: the class name and the state are still stored
         config = None
     return {"class_name": type(optimizer).__name__, "config": config, "state": optimizer.state_dict()}
-
-
-def save_checkpoint(path: str | os.PathLike[str], model: Any, weights_only: bool = True) -> None:
-    """Write ``model``'s weights (and with ``weights_only=False`` its config and optimizer) to ``path``.
-
-    Raises:
-        ConfigError: the model config cannot be stored as JSON (use ``weights_only=True``), or the
-            folder of ``path`` cannot be written.
-    """
-    state: dict[str, Any] = {"kind": "weights" if weights_only else "model", "weights": weights_state(model)}
-    if not weights_only:
-        state["config"] = model.get_config()
-        state["optimizer"] = optimizer_state(model)
-    try:
-        save_state(path, state)
-    except TypeError as exc:
-        raise ConfigError(f"Cannot save a checkpoint to {os.fspath(path)!r}: {exc} Save weights only "
-                          "(save_weights_only=True) or use serializable layer arguments.") from exc
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

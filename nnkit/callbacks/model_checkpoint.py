@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from nnkit.callbacks.checkpointing import save_checkpoint
 from nnkit.callbacks.monitor import MonitorCallback
 from nnkit.errors import ConfigError
 from nnkit.utils.atomic import ensure_folder
@@ -26,15 +25,13 @@ def check_save_freq(save_freq: Any, owner: str) -> None:
 class ModelCheckpoint(MonitorCallback):
     """Save a checkpoint at the end of every epoch (or every ``save_freq`` batches).
 
-    Files are nnkit checkpoints (safetensors + JSON, see :mod:`nnkit.callbacks.checkpointing`; the
-    extension of ``filepath`` is not interpreted, ``.safetensors`` is a good choice) and every write is
-    atomic, so a crash mid-save leaves the previous file intact.
+    Files are what ``model.save`` / ``model.save_weights`` write (safetensors + JSON, never unpickled; the
+    extension of ``filepath`` is not interpreted) and every write is atomic, so a crash mid-save leaves
+    the previous file intact.
 
-    - ``save_weights_only=True``: the weights (``model.module.state_dict()``); load them with
-      ``nnkit.callbacks.checkpointing.load_weights(model, path)``.
-    - ``save_weights_only=False``: the weights, the model config (``model.get_config()``) and the optimizer
-      (class, config, state); ``read_checkpoint(path)`` returns them, ``Sequential.from_config`` rebuilds
-      the model and ``load_optimizer`` restores the optimizer state.
+    - ``save_weights_only=True``: the weights; load them with ``model.load_weights(path)``.
+    - ``save_weights_only=False``: the whole model (architecture, compile settings, weights, optimizer
+      state); ``nnkit.models.load_model(path)`` rebuilds it, ready to continue training.
 
     Args:
         filepath: Where to save; may contain ``{epoch:02d}`` (1-based), ``{batch}`` (1-based, batch saves)
@@ -128,7 +125,10 @@ class ModelCheckpoint(MonitorCallback):
             raise ConfigError(f"ModelCheckpoint's filepath {path!r} is an existing folder; give a file path, e.g. "
                               f"{os.path.join(path, 'model.safetensors')!r}.")
         if self._should_save(epoch, logs, path):
-            save_checkpoint(path, self.model, weights_only=self.save_weights_only)
+            if self.save_weights_only:
+                self.model.save_weights(path)
+            else:
+                self.model.save(path)
 
     def get_state(self) -> dict[str, Any]:
         return {"best": self.best, "batches_seen": self._batches_seen_since_last_saving,

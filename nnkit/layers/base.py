@@ -6,7 +6,6 @@ A spec's config is exactly its constructor arguments (captured automatically), s
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 from typing import Any, ClassVar
@@ -17,7 +16,7 @@ from torch import nn
 
 from nnkit import regularizers
 from nnkit.errors import ConfigError, NotReadyError
-from nnkit.registry import Registry, closest
+from nnkit.registry import Registry, capture_config, closest
 from nnkit.utils.naming import unique_name
 
 LAYERS: Registry[type[LayerSpec]] = Registry("layer")
@@ -29,29 +28,6 @@ def keras_layer_name(class_name: str) -> str:
     """Keras's automatic layer name for a class: ``Conv2D`` -> ``conv2d``, ``MaxPooling2D`` -> ``max_pooling2d``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-def _capture_config(init):
-    """Wrap ``__init__`` so the outermost call records its bound arguments as the config."""
-    signature = inspect.signature(init)
-
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        if "_config" not in self.__dict__:
-            try:
-                bound = signature.bind(self, *args, **kwargs)
-            except TypeError as exc:
-                raise TypeError(f"{type(self).__name__}: {exc}") from None
-            config: dict[str, Any] = {}
-            for key, value in list(bound.arguments.items())[1:]:
-                if signature.parameters[key].kind is inspect.Parameter.VAR_KEYWORD:
-                    config.update(value)
-                else:
-                    config[key] = value
-            self._config = config
-        init(self, *args, **kwargs)
-
-    return wrapper
 
 
 class LayerSpec:
@@ -85,7 +61,7 @@ class LayerSpec:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _capture_config(cls.__dict__["__init__"])
+            cls.__init__ = capture_config(cls.__dict__["__init__"])
 
     def __init__(self, **kwargs: Any) -> None:
         unknown = [k for k in kwargs if k not in self._BASE_ARGS]

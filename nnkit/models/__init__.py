@@ -1,5 +1,29 @@
-"""Models mirroring ``keras.models``."""
+"""Models mirroring ``keras.models``: ``Sequential``, ``load_model``, ``save_model``, ``model_from_json``."""
 
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nnkit.errors import ConfigError
 from nnkit.models.sequential import Sequential
+from nnkit.saving import load_model, save_model
 
-__all__ = ["Sequential"]
+
+def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Sequential:
+    """Rebuild an untrained model from ``model.to_json()`` output.
+
+    Raises:
+        ConfigError: the text is not JSON of an nnkit model, or names an unknown layer or custom object.
+    """
+    try:
+        document = json.loads(json_string)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model_from_json expects the text of model.to_json(); it is not JSON ({exc}).") from exc
+    if not isinstance(document, dict) or document.get("class_name") != "Sequential":
+        raise ConfigError("model_from_json expects {'class_name': 'Sequential', 'config': {...}} as written by "
+                          f"model.to_json(). Received: {str(document)[:200]}.")
+    return Sequential.from_config(document.get("config"), custom_objects=custom_objects)
+
+
+__all__ = ["Sequential", "load_model", "model_from_json", "save_model"]

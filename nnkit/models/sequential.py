@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -475,23 +477,86 @@ class Sequential:
         """Model outputs for one batch as a NumPy array."""
         return self.predict(x, batch_size=max(1, len(x)), verbose=0)
 
-    # -- config ---------------------------------------------------------------------------------------
+    # -- config and saving -----------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """``{"name": ..., "layers": [{"class_name": ..., "config": ...}, ...]}``."""
         return {"name": self.name,
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._layers]}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Sequential:
-        """Rebuild an (untrained) model from :meth:`get_config` output."""
+    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Sequential:
+        """Rebuild an (untrained) model from :meth:`get_config` output or its JSON form (``custom_objects``
+        names custom layers and functions; see :mod:`nnkit.saving`)."""
+        from nnkit.saving import custom_object_scope, deserialize
+
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ConfigError(f"A Sequential config must be a dict with a 'layers' list. Received: {config!r}.")
+        with custom_object_scope(custom_objects):
+            config = deserialize(config)
         layers = []
         for i, entry in enumerate(config["layers"]):
-            if not isinstance(entry, dict) or "class_name" not in entry:
+            if isinstance(entry, (LayerSpec, nn.Module)):
+                layers.append(entry)
+                continue
+            if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
+                    or not isinstance(entry.get("config", {}), dict):
                 raise ConfigError(f"layers[{i}] must be a dict with 'class_name' and 'config'. Received: {entry!r}.")
             layers.append(LAYERS.get(entry["class_name"]).from_config(entry.get("config", {})))
-        return cls(layers, name=config.get("name"))
+        name = config.get("name")
+        return cls(layers, name=name if isinstance(name, str) else None)
+
+    def get_build_config(self) -> dict[str, Any] | None:
+        """``{"input_shape": [None, ...]}`` once built (what :meth:`build_from_config` needs), else ``None``."""
+        return {"input_shape": [None, *self._input_shape]} if self.built else None
+
+    def build_from_config(self, config: dict[str, Any]) -> None:
+        """Build the model from :meth:`get_build_config` output."""
+        self.build(tuple(config["input_shape"]))
+
+    def get_compile_config(self) -> dict[str, Any] | None:
+        """The arguments ``compile`` was called with (``None`` before), as :meth:`compile_from_config` takes them."""
+        if self._compile_args is None:
+            return None
+        return {"optimizer": self.optimizer, "loss": self.loss, "metrics": self._compile_args["metrics"],
+                "weighted_metrics": self._compile_args["weighted_metrics"],
+                "loss_weights": self._compile_args["loss_weight"]}
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        """Compile with :meth:`get_compile_config` output."""
+        self.compile(**config)
+
+    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Write the whole model to one file: architecture, compile settings, weights (safetensors),
+        optimizer state and versions. Any name works (``model.keras`` too); the write is atomic.
+        ``nnkit.models.load_model`` reads it back without running code from it.
+
+        Raises:
+            ConfigError: something in the model cannot be saved (the message says what and how to fix it).
+        """
+        from nnkit.saving import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
+        """Write only the weights (safetensors in an nnkit state file; the write is atomic)."""
+        from nnkit.saving import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str | os.PathLike[str], skip_mismatch: bool = False) -> None:
+        """Load weights saved by :meth:`save_weights` or :meth:`save`, a plain safetensors file, or a torch
+        ``state_dict`` in a ``.pt`` file (read with ``weights_only=True``)."""
+        from nnkit.saving import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON (``json.dumps`` keyword arguments such as ``indent=2`` pass through);
+        ``nnkit.models.model_from_json`` rebuilds it."""
+        from nnkit.saving import serialize
+
+        return json.dumps({"class_name": "Sequential", "config": serialize(self.get_config(), "model config",
+                                                                             allow_bytecode=True)}, **kwargs)
 
     # -- pickling / copy.deepcopy -------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:

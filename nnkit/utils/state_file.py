@@ -13,6 +13,7 @@ Tagged JSON keeps what plain JSON would lose: ``{"__tensor__": key}``, ``{"__nda
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -92,10 +93,22 @@ def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
 
+def checksum(text: str, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the JSON text and every tensor's name, dtype, shape and bytes (detects bit rot and
+    truncation that a parser would not notice, such as a flipped bit inside a weight)."""
+    digest = hashlib.sha256(text.encode("utf-8"))
+    for key in sorted(tensors):
+        tensor = tensors[key].contiguous()
+        digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def dumps(state: Any) -> bytes:
     """``state`` as the bytes of a state file."""
     structure, tensors = encode(state)
-    metadata = {"format": FORMAT, "version": str(VERSION), "state": json.dumps(structure, allow_nan=False)}
+    text = json.dumps(structure, allow_nan=False)
+    metadata = {"format": FORMAT, "version": str(VERSION), "state": text, "sha256": checksum(text, tensors)}
     return save_tensors(tensors, metadata=metadata)
 
 
@@ -109,17 +122,25 @@ def loads(data: bytes, source: str = "<bytes>") -> Any:
         tensors = load_tensors(data)
         header_size = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8:8 + header_size]).get("__metadata__") or {}
-    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError, OverflowError) as exc:
         raise DataError(f"{source} is not a readable nnkit state file ({exc}).") from exc
     if metadata.get("format") != FORMAT:
         raise DataError(
             f"{source} is a safetensors file but not an nnkit state file (its metadata has no "
             f"format={FORMAT!r}); it holds tensors {sorted(tensors)[:5]}."
         )
-    if int(metadata.get("version", 0)) > VERSION:
-        raise DataError(f"{source} was written by a newer nnkit (state file version {metadata['version']}); "
-                        "upgrade nnkit to read it.")
-    return decode(json.loads(metadata["state"]), tensors)
+    version = metadata.get("version", "")
+    if not version.isdigit() or not isinstance(metadata.get("state"), str):
+        raise DataError(f"{source} is damaged: its nnkit header has no valid version and state.")
+    if int(version) > VERSION:
+        raise DataError(f"{source} was written by a newer nnkit (state file version {version}); upgrade nnkit to read it.")
+    if "sha256" in metadata and metadata["sha256"] != checksum(metadata["state"], tensors):
+        raise DataError(f"{source} is corrupted: its contents do not match the checksum written with them "
+                        "(a damaged copy or an incomplete download). Use another copy of the file.")
+    try:
+        return decode(json.loads(metadata["state"]), tensors)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{source} is damaged: its state header cannot be read ({exc}).") from exc
 
 
 def save_state(path: str | os.PathLike[str], state: Any) -> None:
