@@ -43,6 +43,7 @@ def model_state(model: Any, include_optimizer: bool = True) -> dict[str, Any]:
     Raises:
         ConfigError: part of the model has no saved form (the message names it and how to fix it).
     """
+    _build_if_declared(model)
     state: dict[str, Any] = {
         "kind": "model",
         "metadata": _metadata(model),
@@ -55,6 +56,12 @@ def model_state(model: Any, include_optimizer: bool = True) -> dict[str, Any]:
     if include_optimizer and model.compiled and getattr(model.optimizer, "torch_optimizer", None) is not None:
         state["optimizer"] = optimizer_state(model)
     return state
+
+
+def _build_if_declared(model: Any) -> None:
+    """Build a model whose input shape is declared, as Keras does on construction: its weights exist."""
+    if not model.built and model._declared_input_shape() is not None:
+        model.build()
 
 
 def _write(filepath: str | os.PathLike[str], state: dict[str, Any], overwrite: bool) -> None:
@@ -83,6 +90,7 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
 
 def save_weights(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
     """Write the weights only (``model.module.state_dict()``), as safetensors in an nnkit state file."""
+    _build_if_declared(model)
     if not model.built:
         raise ConfigError(f"Model '{model.name}' has no weights yet: build it (model.build(input_shape)) or fit it "
                           "before save_weights().")
@@ -195,6 +203,7 @@ def load_weights(model: Any, filepath: str | os.PathLike[str], skip_mismatch: bo
         DataError: the file is damaged or in no format above.
     """
     path = os.fspath(filepath)
+    _build_if_declared(model)
     if not model.built:
         raise ConfigError(f"Build model '{model.name}' (model.build(input_shape), or call it on data) before "
                           "load_weights, so there are weights to load into.")
