@@ -227,8 +227,8 @@ def _bytecode_function(config: Any, safe_mode: bool, where: str) -> Any:
         return custom
     if safe_mode:
         raise ConfigError(
-            f"{where}: the model holds Python bytecode for a Lambda function ({name}). Loading it would run "
-            "code from the file, which safe mode refuses. If you trust the file, load it with "
+            f"{where}: the model holds Python bytecode for an anonymous function ({name}, e.g. in a Lambda "
+            "layer). Loading it would run code from the file, which safe mode refuses. If you trust the file, load it with "
             "load_model(..., safe_mode=False); better, give the function a name, decorate it with "
             "@nnkit.saving.register_serializable() and save the model again."
         )
