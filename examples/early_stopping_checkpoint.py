@@ -3,8 +3,8 @@
 The first run "crashes" in the middle of an epoch (a callback raises, as a killed process would stop
 without cleaning up). Training is then started again exactly as a re-run of the script would start it:
 ``BackupAndRestore`` finds the backup and continues from it, with the early-stopping counters, the CSV log
-and the random number generators where they were. Finally the best checkpoint is loaded into a model
-rebuilt from its config and evaluated.
+and the random number generators where they were. Finally the best checkpoint (a whole-model file) is loaded
+with ``load_model`` and evaluated.
 
 Run: ``python examples/early_stopping_checkpoint.py [--workdir DIR] [--epochs N] [--crash-at EPOCH]``.
 To try a real crash instead, pass ``--crash-at 0`` and press Ctrl-C (or ``kill -9`` the process) during
@@ -23,9 +23,8 @@ from sklearn.model_selection import train_test_split
 
 import nnkit as keras
 from nnkit.callbacks import BackupAndRestore, Callback, CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint
-from nnkit.callbacks.checkpointing import load_weights, read_checkpoint
 from nnkit.layers import Dense, Dropout, Input
-from nnkit.models import Sequential
+from nnkit.models import Sequential, load_model
 
 
 class SimulatedCrash(Callback):
@@ -97,10 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         rows = list(csv.DictReader(f))
     print(f"{workdir / 'log.csv'} holds {len(rows)} epochs, one row each, across both runs")
 
-    checkpoint = read_checkpoint(workdir / "best.safetensors")  # weights, config and optimizer state
-    best = Sequential.from_config(checkpoint["config"])
-    best.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    load_weights(best, checkpoint)
+    best = load_model(workdir / "best.safetensors")  # architecture, weights, compile settings, optimizer state
     loss, accuracy = best.evaluate(x_test, y_test, verbose=0)
     print(f"best checkpoint ({workdir / 'best.safetensors'}): test loss {loss:.4f}, test accuracy {accuracy:.4f}")
 

@@ -29,9 +29,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # nnkit.wrappers imports scikit-learn, so it loads on first use only
-    if name == "wrappers":
+def __getattr__(name: str):  # nnkit.wrappers imports scikit-learn, so it loads on first use only (datasets too)
+    if name in ("wrappers", "datasets"):
         import importlib
 
-        return importlib.import_module("nnkit.wrappers")
+        return importlib.import_module(f"nnkit.{name}")
     raise AttributeError(f"module 'nnkit' has no attribute {name!r}")

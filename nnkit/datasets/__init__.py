@@ -1,0 +1,19 @@
+"""Datasets that load offline: ``load(name)``, ``load_file(path)``, ``available()`` and Keras's modules.
+
+``nnkit.datasets.mnist``, ``fashion_mnist`` and ``cifar10`` mirror ``keras.datasets``: ``load_data()``
+returns ``((x_train, y_train), (x_test, y_test))`` with Keras's dtypes and shapes, read from local files.
+scikit-learn and torchvision are imported only when a dataset that needs them is loaded.
+
+Example:
+    >>> from nnkit import datasets
+    >>> X, y = datasets.load("iris")
+    >>> X.shape, y.shape
+    ((150, 4), (150,))
+"""
+
+from nnkit.datasets import cifar10, fashion_mnist, mnist
+from nnkit.datasets.catalog import DatasetInfo, available, load
+from nnkit.datasets.files import load_file
+from nnkit.datasets.images import data_folder
+
+__all__ = ["DatasetInfo", "available", "cifar10", "data_folder", "fashion_mnist", "load", "load_file", "mnist"]
