@@ -65,9 +65,9 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_weights(model: Any, checkpoint: str | os.PathLike[str] | dict[str, Any]) -> None:
     """Copy a checkpoint's weights into ``model`` (which must have the same architecture).
 
-    Tensors are matched by name; when the names differ only because layers were named differently (e.g.
-    ``dense`` vs ``dense_3``, as automatic names depend on what was built before), they are matched by
-    position, as Keras matches weights by the model's structure.
+    Tensors are matched by name; when the names differ only in the layer names (e.g. ``dense.weight`` vs
+    ``dense_3.weight``, as automatic names depend on what was built before), they are matched by position,
+    as Keras matches weights by the model's structure; the rest of each name must agree.
 
     Args:
         model: A built model.
@@ -81,6 +81,12 @@ def load_weights(model: Any, checkpoint: str | os.PathLike[str] | dict[str, Any]
     own, weights = module.state_dict(), state["weights"]
     if set(own) != set(weights):
         pairs = list(zip(own.items(), weights.items()))
+        if len(own) == len(weights) and any(_suffix(a) != _suffix(b) for (a, _), (b, _) in pairs):
+            raise ConfigError(
+                f"The file's weights do not fit model '{getattr(model, 'name', model)}': their names differ and "
+                f"do not line up layer by layer (file: {', '.join(weights)}; model: {', '.join(own)}). Build the "
+                "model with the same layers in the same order, or rename the tensors to the model's names."
+            )
         if len(own) != len(weights) or any(a.shape != b.shape for (_, a), (_, b) in pairs):
             differ = [f"{i}: {theirs} {tuple(b.shape)} vs {ours} {tuple(a.shape)}"
                       for i, ((ours, a), (theirs, b)) in enumerate(pairs) if a.shape != b.shape]
@@ -97,6 +103,11 @@ def load_weights(model: Any, checkpoint: str | os.PathLike[str] | dict[str, Any]
             raise ConfigError(f"The checkpoint's weights do not fit model '{getattr(model, 'name', model)}': "
                               f"different shapes (checkpoint vs model): {'; '.join(differ)}.")
     module.load_state_dict(weights)
+
+
+def _suffix(name: str) -> str:
+    """A tensor's name inside its layer: ``dense_3.weight`` -> ``weight``."""
+    return name.split(".", 1)[-1]
 
 
 def load_optimizer(model: Any, checkpoint: dict[str, Any]) -> None:

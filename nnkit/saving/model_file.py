@@ -119,8 +119,15 @@ def read_file(filepath: str | os.PathLike[str]) -> dict[str, Any]:
     return state
 
 
+def _looks_like_safetensors(head: bytes) -> bool:
+    """safetensors starts with an 8-byte header length, then the JSON header's ``{``."""
+    return len(head) >= 9 and head[8:9] == b"{"
+
+
 def _refuse_foreign(data: bytes, path: str) -> None:
     """Name the formats people mistake for model files, before trying to parse them."""
+    if _looks_like_safetensors(data[:9]):
+        return
     if data[:1] == _PICKLE_PROTOCOL_MARK:
         raise DataError(f"{path!r} is a Python pickle. nnkit never unpickles files on loading, because a pickle "
                         "can run any code. Save models with model.save(path).")
@@ -171,7 +178,7 @@ def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] 
             return _rebuild(state, compile, safe_mode)
         except (ConfigError, DataError):
             raise
-        except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+        except (TypeError, KeyError, AttributeError, IndexError, ValueError, RecursionError) as exc:
             raise DataError(f"{path!r} holds a model that cannot be rebuilt: {type(exc).__name__}: {exc}") from exc
 
 
@@ -220,9 +227,11 @@ def load_weights(model: Any, filepath: str | os.PathLike[str], skip_mismatch: bo
 def _read_weights(path: str) -> dict[str, torch.Tensor]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"No weights file at {path!r}.")
+    if os.path.isdir(path):
+        raise DataError(f"{path!r} is a folder, not a weights file.")
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head[:4] == b"PK\x03\x04" or head[:1] == _PICKLE_PROTOCOL_MARK:
+        head = f.read(9)
+    if not _looks_like_safetensors(head) and (head[:4] == b"PK\x03\x04" or head[:1] == _PICKLE_PROTOCOL_MARK):
         try:
             weights = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for refused or damaged files

@@ -103,7 +103,7 @@ def serialize_function(fn: Any, where: str = "function", allow_bytecode: bool = 
     module, name = getattr(fn, "__module__", None), getattr(fn, "__name__", None)
     if module in _TORCH_FUNCTION_MODULES and getattr(_TORCH_FUNCTION_MODULES[module], str(name), None) is fn:
         return {"class_name": "__function__", "config": name, "module": module}
-    if isinstance(module, str) and module.startswith("nnkit.") and getattr(sys.modules.get(module), str(name), None) is fn:
+    if _is_function_module(module) and getattr(sys.modules.get(module), str(name), None) is fn:
         return {"class_name": "__function__", "config": name, "module": module}
     if allow_bytecode and isinstance(fn, types.FunctionType) and not fn.__closure__:
         code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
@@ -115,6 +115,12 @@ def serialize_function(fn: Any, where: str = "function", allow_bytecode: bool = 
             "@nnkit.saving.register_serializable(), so a loaded model can find it."
         )
     return {"class_name": "__function__", "config": name}  # found on loading via custom_objects
+
+
+def _is_function_module(module: Any) -> bool:
+    """nnkit modules whose functions a model may name: activations, losses and metrics only."""
+    return isinstance(module, str) and (module in ("nnkit.activations", "nnkit.losses")
+                                        or module.startswith("nnkit.metrics."))
 
 
 def deserialize(value: Any, safe_mode: bool = True, where: str = "config") -> Any:
@@ -190,7 +196,7 @@ def _function(value: dict[str, Any], where: str) -> Any:
         found = getattr(_TORCH_FUNCTION_MODULES[module], str(name), None)
         if callable(found) and not isinstance(found, type):
             return found
-    if isinstance(module, str) and module.startswith("nnkit.") and module in sys.modules:
+    if _is_function_module(module) and module in sys.modules:
         found = getattr(sys.modules[module], str(name), None)
         if isinstance(found, types.FunctionType):
             return found
@@ -228,9 +234,11 @@ def _bytecode_function(config: Any, safe_mode: bool, where: str) -> Any:
     if safe_mode:
         raise ConfigError(
             f"{where}: the model holds Python bytecode for an anonymous function ({name}, e.g. in a Lambda "
-            "layer). Loading it would run code from the file, which safe mode refuses. If you trust the file, load it with "
-            "load_model(..., safe_mode=False); better, give the function a name, decorate it with "
-            "@nnkit.saving.register_serializable() and save the model again."
+            "layer). Loading it would run code from the file, which safe mode refuses. If you trust the file, load it "
+            "with load_model(..., safe_mode=False)"
+            + (f", or pass the function as custom_objects={{{name!r}: {name}}}" if name and name != "<lambda>" else "")
+            + "; better, give the function a name, decorate it with @nnkit.saving.register_serializable() and save "
+            "the model again."
         )
     if not isinstance(config, dict) or list(config.get("python") or []) != list(sys.version_info[:2]):
         saved = config.get("python") if isinstance(config, dict) else None

@@ -122,7 +122,7 @@ def loads(data: bytes, source: str = "<bytes>") -> Any:
         tensors = load_tensors(data)
         header_size = int.from_bytes(data[:8], "little")
         metadata = json.loads(data[8:8 + header_size]).get("__metadata__") or {}
-    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError, OverflowError) as exc:
+    except (SafetensorError, ValueError, UnicodeDecodeError, AttributeError, OverflowError, RecursionError) as exc:
         raise DataError(f"{source} is not a readable nnkit state file ({exc}).") from exc
     if metadata.get("format") != FORMAT:
         raise DataError(
@@ -130,16 +130,17 @@ def loads(data: bytes, source: str = "<bytes>") -> Any:
             f"format={FORMAT!r}); it holds tensors {sorted(tensors)[:5]}."
         )
     version = metadata.get("version", "")
-    if not version.isdigit() or not isinstance(metadata.get("state"), str):
-        raise DataError(f"{source} is damaged: its nnkit header has no valid version and state.")
+    if not version.isdigit() or int(version) < 1 or not isinstance(metadata.get("state"), str) \
+            or not isinstance(metadata.get("sha256"), str):
+        raise DataError(f"{source} is damaged: its nnkit header lacks a valid version, state or checksum.")
     if int(version) > VERSION:
         raise DataError(f"{source} was written by a newer nnkit (state file version {version}); upgrade nnkit to read it.")
-    if "sha256" in metadata and metadata["sha256"] != checksum(metadata["state"], tensors):
+    if metadata["sha256"] != checksum(metadata["state"], tensors):
         raise DataError(f"{source} is corrupted: its contents do not match the checksum written with them "
                         "(a damaged copy or an incomplete download). Use another copy of the file.")
     try:
         return decode(json.loads(metadata["state"]), tensors)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise DataError(f"{source} is damaged: its state header cannot be read ({exc}).") from exc
 
 

@@ -17,7 +17,6 @@ from nnkit.layers import Dense, Lambda
 from nnkit.losses import LOSSES
 from nnkit.metrics.base import METRICS
 from nnkit.models import Sequential, load_model, model_from_json
-from nnkit.optimizers import schedules
 from nnkit.optimizers.base import OPTIMIZERS
 from nnkit.optimizers.schedules import SCHEDULES
 from nnkit.regularizers import REGULARIZERS
