@@ -13,7 +13,7 @@ install: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 
 demo: install
-	$(BIN)/python examples/digits_mlp.py
+	$(BIN)/nnkit train configs/digits_cnn.yaml
 
 test: install
 	$(BIN)/python -m ruff check nnkit tests examples bench

@@ -1,0 +1,189 @@
+"""The run folder: where it goes, and the files in it, each written atomically.
+
+A run folder holds ``model.nnkit`` (reload with :func:`nnkit.models.load_model`), ``history.csv`` and
+``history.png`` (learning curves), ``metrics.json`` (test metrics), ``config.yaml`` (the resolved
+config), and for classifiers ``classes.json`` (class names in output order) and ``confusion_matrix.png``;
+a search adds ``cv_results.csv``. Nothing is written until training has finished, and every file is
+replaced in one step, so a failed run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from nnkit.errors import ConfigError
+from nnkit.utils.atomic import atomic_write
+
+MODEL_FILE = "model.nnkit"
+HISTORY_CSV = "history.csv"
+HISTORY_PLOT = "history.png"
+CONFUSION_PLOT = "confusion_matrix.png"
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.json"
+CLASSES_FILE = "classes.json"
+CV_RESULTS = "cv_results.csv"
+
+
+def resolve_run_dir(config: dict[str, Any], source: str | None, override: str | None = None) -> str:
+    """The run folder for ``config``: ``override``, else ``output.dir`` with ``{name}``, ``{stem}`` and
+    ``{timestamp}`` filled in. It is checked (not created): it must be writable and, unless
+    ``output.overwrite`` is true, absent or empty. A timestamped default that exists gets a ``-2`` suffix.
+
+    Raises:
+        ConfigError: the folder exists with files in it, or cannot be created.
+    """
+    output = config["output"]
+    stem = os.path.splitext(os.path.basename(source))[0] if source else config["model"]["name"]
+    timestamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    template = override if override is not None else output["dir"]
+    try:
+        path = template.format(name=config["model"]["name"], stem=stem, timestamp=timestamp)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"output.dir: cannot fill in {template!r}: {exc}.") from None
+    where = "--output" if override is not None else "output.dir"
+    if "{timestamp}" in template and _used(path):
+        base, count = path, 2
+        while _used(f"{base}-{count}"):
+            count += 1
+        path = f"{base}-{count}"
+    if _used(path) and not output["overwrite"]:
+        raise ConfigError(f"{where}: the run folder {path!r} already holds files. Choose another folder, delete it, "
+                          "or set output.overwrite=true (--set output.overwrite=true).")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ConfigError(f"{where}: {path!r} is a file, not a folder.")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where}: cannot create the run folder {path!r}: {existing!r} is not a writable folder.")
+    return path
+
+
+def _used(path: str) -> bool:
+    return (os.path.isdir(path) and bool(os.listdir(path))) or os.path.isfile(path)
+
+
+def plain(value: Any) -> Any:
+    """NumPy scalars and arrays -> Python numbers and lists, for JSON and YAML."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def write_json(path: str, value: Any) -> None:
+    """Write JSON atomically; NaN and infinities become ``null`` (strict JSON has no such numbers)."""
+    def finite(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: finite(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [finite(x) for x in v]
+        return v
+
+    atomic_write(path, json.dumps(finite(plain(value)), indent=2) + "\n")
+
+
+def write_yaml(path: str, value: Any, header: str | None = None) -> None:
+    """Write YAML atomically (``yaml.safe_dump``: plain types only, key order kept), after a ``# header`` line."""
+    import yaml
+
+    text = yaml.safe_dump(plain(value), sort_keys=False, default_flow_style=None, allow_unicode=True)
+    atomic_write(path, (f"# {header}\n" if header else "") + text)
+
+
+def write_history(path: str, history: dict[str, list[Any]]) -> None:
+    """``history.csv`` in :class:`~nnkit.callbacks.CSVLogger`'s layout: ``epoch`` (from 0), then the sorted keys."""
+    keys = sorted(history)
+    epochs = max((len(v) for v in history.values()), default=0)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for epoch in range(epochs):
+        writer.writerow([epoch, *(_cell(history[k], epoch) for k in keys)])
+    atomic_write(path, buffer.getvalue())
+
+
+def _cell(values: list[Any], epoch: int) -> Any:
+    if epoch >= len(values) or values[epoch] is None:
+        return "NA"
+    value = plain(values[epoch])
+    return repr(value) if isinstance(value, float) else value
+
+
+def write_table(path: str, header: list[str], rows: list[list[Any]]) -> None:
+    """A CSV file with ``header`` and ``rows``, written atomically with the csv module."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([[plain(cell) for cell in row] for row in rows])
+    atomic_write(path, buffer.getvalue())
+
+
+def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], history: dict[str, list[Any]],
+                     metrics: dict[str, float], classes: list[Any] | None, y_true: np.ndarray | None = None,
+                     y_pred: np.ndarray | None = None) -> list[str]:
+    """Write the files of a finished run; returns their paths.
+
+    Args:
+        run_dir: The folder (created if needed).
+        model: The trained model (saved as ``model.nnkit``).
+        config: The resolved config (``config.yaml``).
+        history: Per-epoch logs (``history.csv``, ``history.png``).
+        metrics: Test metrics (``metrics.json``).
+        classes: Class names (``classes.json``) or ``None`` for a regression.
+        y_true, y_pred: Test class ids and predicted ids, for ``confusion_matrix.png``.
+    """
+    from nnkit.utils.plotting import plot_confusion_matrix, plot_history, save_figure
+
+    written = []
+
+    def path(name: str) -> str:
+        written.append(os.path.join(run_dir, name))
+        return written[-1]
+
+    os.makedirs(run_dir, exist_ok=True)
+    model.save(path(MODEL_FILE))
+    write_history(path(HISTORY_CSV), history)
+    write_json(path(METRICS_FILE), metrics)
+    write_yaml(path(CONFIG_FILE), config, header="The resolved config of this run (overrides applied, defaults filled in); "
+               "`nnkit train` accepts it as it is.")
+    figures = [(plot_history(history), HISTORY_PLOT)] if any(len(v) for v in history.values()) else []
+    if classes is not None:
+        write_json(path(CLASSES_FILE), classes)
+        if y_true is not None and y_pred is not None:
+            names = [str(c) for c in classes]
+            figure = plot_confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=names)
+            figures.append((figure, CONFUSION_PLOT))
+    import matplotlib.pyplot as plt
+
+    for figure, name in figures:
+        try:
+            save_figure(figure, path(name))
+        finally:
+            plt.close(figure)
+    return written
+
+
+def read_classes(model_path: str) -> list[Any] | None:
+    """The class names saved next to a model file (``classes.json``), or ``None``."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), CLASSES_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        classes = json.load(f)
+    return classes if isinstance(classes, list) else None

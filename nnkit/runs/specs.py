@@ -1,0 +1,255 @@
+"""Config entries -> nnkit objects: layers, optimizers, losses, metrics and callbacks, with path errors.
+
+An entry is a registered name (``adam``, ``Flatten``) or a mapping ``{type: <name>, <argument>: <value>,
+...}``; Keras's ``{class_name: ..., config: {...}}`` form is accepted too. Argument names are checked
+against the constructor's signature before anything is built, and every error starts with the config
+path of the entry (``model.layers[2].units: expected a positive integer, got -3``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+from nnkit.errors import ConfigError, NnkitError
+from nnkit.registry import Registry, closest
+from nnkit.runs.checks import check_value, is_number, received
+
+#: Callback arguments naming files or folders; relative ones are placed in the run folder.
+FILE_ARGUMENTS = ("filepath", "filename", "log_dir", "backup_dir")
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def split_entry(entry: Any, where: str, kind: str, example: str) -> tuple[str, dict[str, Any]]:
+    """``'adam'`` -> ``('adam', {})``; ``{type: adam, learning_rate: 0.1}`` -> ``('adam', {'learning_rate': 0.1})``.
+
+    Raises:
+        ConfigError: the entry is neither a name nor a mapping with a text ``type``.
+    """
+    if isinstance(entry, str):
+        return entry, {}
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected {_a(kind)} name or a mapping such as {example}, got {received(entry)}.")
+    if "class_name" in entry and "type" not in entry:
+        args = entry.get("config") or {}
+        extra = [k for k in entry if k not in ("class_name", "config", "module", "registered_name")]
+        if extra or not isinstance(args, dict):
+            raise ConfigError(f"{where}: a {{class_name, config}} entry has only those two keys, with config a "
+                              f"mapping; received keys {sorted(map(str, entry))}. Or write it as {example}.")
+        name = entry["class_name"]
+        args = dict(args)
+    else:
+        if "type" not in entry:
+            hint = closest("type", [str(k) for k in entry])
+            raise ConfigError(f"{where}: the {kind} needs a `type`, e.g. {example}."
+                              + (f" Did you mean 'type' instead of '{hint}'?" if hint else ""))
+        name = entry["type"]
+        args = {k: v for k, v in entry.items() if k != "type"}
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.type: expected the name of {_a(kind)}, got {received(name)}.")
+    for key in args:
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}: argument names must be text, got {received(key)}.")
+    return name, args
+
+
+def lookup(registry: Registry, name: str, where: str) -> Any:
+    """``registry.get(name)`` with the config path in front of its did-you-mean message."""
+    try:
+        return registry.get(name)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.type: {exc}") from None
+
+
+def accepted_arguments(target: Callable[..., Any], extra: tuple[str, ...] = ()) -> tuple[dict[str, Any], bool]:
+    """``{name: default}`` of the keyword arguments ``target`` takes, and whether it takes ``**kwargs``."""
+    try:
+        parameters = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):
+        return {}, True
+    if parameters and parameters[0].name == "self":
+        parameters = parameters[1:]
+    names = {p.name: p.default for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters)
+    if takes_kwargs and extra:
+        names.update({name: inspect.Parameter.empty for name in extra})
+        takes_kwargs = False
+    return names, takes_kwargs
+
+
+def check_arguments(target: Callable[..., Any], args: dict[str, Any], where: str, owner: str,
+                    extra: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> None:
+    """Check argument names against ``target``'s signature, then common types and ranges.
+
+    Raises:
+        ConfigError: an unknown argument (with a did-you-mean), a missing required one, or a bad value.
+    """
+    names, takes_kwargs = accepted_arguments(target, extra)
+    for key, value in args.items():
+        if key not in names and not takes_kwargs:
+            hint = closest(key, sorted(names))
+            raise ConfigError(f"{where}.{key}: {owner} has no argument {key!r}." + (f" Did you mean '{hint}'?" if hint
+                              else "") + f" Its arguments: {', '.join(sorted(names)) or 'none'}.")
+        if key in skip:
+            continue
+        check_value(key, value, f"{where}.{key}")
+        default = names.get(key, inspect.Parameter.empty)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}: expected true or false, got {received(value)}.")
+    missing = [name for name, default in names.items() if default is inspect.Parameter.empty and name not in args
+               and name not in extra]
+    if missing:
+        raise ConfigError(f"{where}: {owner} needs the argument {missing[0]!r}, e.g. {{type: {owner}, {missing[0]}: "
+                          "...}.")
+
+
+def construct(factory: Callable[..., Any], args: dict[str, Any], where: str, owner: str) -> Any:
+    """``factory(**args)``, turning any failure into a ``ConfigError`` that names the entry.
+
+    A constructor fed from a config can only fail because of the config, so every exception is
+    reported as a config error (the original stays chained for ``--debug``).
+    """
+    try:
+        return factory(**args)
+    except NnkitError as exc:
+        raise ConfigError(f"{where} ({owner}): {exc}") from exc
+    except Exception as exc:
+        raise ConfigError(f"{where} ({owner}): {type(exc).__name__}: {exc}") from exc
+
+
+# -- layers ------------------------------------------------------------------------------------------
+#: Layer arguments that hold another layer (Bidirectional, TimeDistributed).
+NESTED_LAYER_ARGS = ("layer", "backward_layer")
+
+
+class LayerNames:
+    """Keras-style names (``dense``, ``dense_1``) counted per model, not per process, so a config builds
+    the same layer names every time; names given in the config are never reused."""
+
+    def __init__(self, taken: list[str] | None = None) -> None:
+        self.taken = set(taken or [])
+        self.counts: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"LayerNames(taken={sorted(self.taken)!r})"
+
+    def next(self, class_name: str) -> str:
+        """The next free name for a layer of ``class_name`` (``Conv2D`` -> ``conv2d``, ``conv2d_1``, ...)."""
+        from nnkit.layers.base import keras_layer_name
+
+        base = keras_layer_name(class_name)
+        while True:
+            count = self.counts.get(base, 0)
+            self.counts[base] = count + 1
+            name = base if count == 0 else f"{base}_{count}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+
+def given_layer_names(entries: Any) -> list[str]:
+    """The ``name`` arguments written in a list of layer entries."""
+    if not isinstance(entries, list):
+        return []
+    return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
+
+
+def make_layer(entry: Any, where: str, names: LayerNames | None = None) -> Any:
+    """A layer spec from ``{type: Dense, units: 16, activation: relu}`` (or ``'Flatten'``).
+
+    Args:
+        entry: The config entry.
+        where: Its config path, for errors.
+        names: Names layers without a ``name`` (a fresh :class:`LayerNames` when ``None``).
+
+    Raises:
+        ConfigError: unknown type or argument, a bad value, or a constructor error, prefixed with ``where``.
+    """
+    from nnkit.layers.base import LAYERS, LayerSpec
+
+    names = names if names is not None else LayerNames()
+    name, args = split_entry(entry, where, "layer", "{type: Dense, units: 16}")
+    cls = lookup(LAYERS, name, where)
+    check_arguments(cls.__init__, args, where, cls.__name__, extra=LayerSpec._BASE_ARGS, skip=NESTED_LAYER_ARGS)
+    if args.get("name") is None and "name" in accepted_arguments(cls.__init__, LayerSpec._BASE_ARGS)[0]:
+        args["name"] = names.next(cls.__name__)
+    for key in NESTED_LAYER_ARGS:
+        if isinstance(args.get(key), (dict, str)):
+            args[key] = make_layer(args[key], f"{where}.{key}", names)
+    return construct(cls, args, where, cls.__name__)
+
+
+# -- compile -----------------------------------------------------------------------------------------
+def make_optimizer(entry: Any, where: str = "compile.optimizer") -> Any:
+    """An optimizer from ``'adam'`` or ``{type: adam, learning_rate: 0.01}``; ``learning_rate`` may be a
+    schedule entry such as ``{type: ExponentialDecay, initial_learning_rate: 0.1, decay_steps: 100, decay_rate: 0.9}``."""
+    from nnkit.optimizers import OPTIMIZERS
+    from nnkit.optimizers.schedules import SCHEDULES
+
+    name, args = split_entry(entry, where, "optimizer", "{type: adam, learning_rate: 0.001}")
+    cls = lookup(OPTIMIZERS, name, where)
+    check_arguments(cls.__init__, args, where, cls.__name__, extra=("lr",))
+    rate = args.get("learning_rate")
+    if isinstance(rate, dict):
+        sched_name, sched_args = split_entry(rate, f"{where}.learning_rate", "learning rate schedule",
+                                             "{type: ExponentialDecay, initial_learning_rate: 0.01, ...}")
+        schedule = lookup(SCHEDULES, sched_name, f"{where}.learning_rate")
+        check_arguments(schedule.__init__, sched_args, f"{where}.learning_rate", schedule.__name__)
+        args["learning_rate"] = construct(schedule, sched_args, f"{where}.learning_rate", schedule.__name__)
+    elif "learning_rate" in args and not (is_number(rate) and rate >= 0):
+        raise ConfigError(f"{where}.learning_rate: expected a non-negative number (e.g. 0.001), got {received(rate)}.")
+    return construct(cls, args, where, cls.__name__)
+
+
+def make_loss(entry: Any, where: str = "compile.loss") -> Any:
+    """A loss from ``'mse'`` or ``{type: categorical_crossentropy, label_smoothing: 0.1}``."""
+    from nnkit.losses import LOSSES
+
+    name, args = split_entry(entry, where, "loss", "{type: categorical_crossentropy, label_smoothing: 0.1}")
+    factory = lookup(LOSSES, name, where)
+    check_arguments(factory.__init__ if isinstance(factory, type) else factory, args, where, name)
+    return construct(factory, args, where, name)
+
+
+def make_metric(entry: Any, where: str) -> Any:
+    """What ``compile(metrics=[...])`` receives for one entry: a name (checked now), or a Metric built
+    from ``{type: F1Score, average: macro}``."""
+    from nnkit import metrics
+    from nnkit.metrics.base import METRICS
+
+    if isinstance(entry, str):
+        if entry not in ("accuracy", "acc"):
+            try:
+                metrics.get(entry)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+        return entry
+    name, args = split_entry(entry, where, "metric", "{type: F1Score, average: macro}")
+    factory = lookup(METRICS, name, where)
+    if not isinstance(factory, type):
+        raise ConfigError(f"{where}: the metric {name!r} takes no arguments; write it as a plain name, or use its "
+                          "class with arguments, e.g. {type: F1Score, average: macro}.")
+    check_arguments(factory.__init__, args, where, factory.__name__)
+    return construct(factory, args, where, factory.__name__)
+
+
+# -- callbacks ---------------------------------------------------------------------------------------
+def make_callback(entry: Any, where: str, run_dir: str | None = None) -> Any:
+    """A callback from ``'TerminateOnNaN'`` or ``{type: EarlyStopping, patience: 5}`` (names as
+    :func:`nnkit.callbacks.get` knows them). Relative paths in ``filepath``/``filename``/``log_dir``/
+    ``backup_dir`` are placed inside ``run_dir``."""
+    from nnkit.callbacks import CALLBACKS
+
+    name, args = split_entry(entry, where, "callback", "{type: EarlyStopping, monitor: val_loss, patience: 5}")
+    cls = lookup(CALLBACKS, name, where)
+    check_arguments(cls.__init__, args, where, cls.__name__)
+    for key in FILE_ARGUMENTS:
+        value = args.get(key)
+        if isinstance(value, str) and run_dir is not None and value and not os.path.isabs(value):
+            args[key] = os.path.join(run_dir, value)
+    return construct(cls, args, where, cls.__name__)

@@ -1,0 +1,132 @@
+"""Reading config files (safe YAML, JSON), config paths and --set overrides."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nnkit.errors import ConfigError
+from nnkit.runs import apply_overrides, get_path, parse_config_text, parse_override, parse_path, read_config, set_path
+
+
+def test_parse_path_splits_keys_and_indices():
+    assert parse_path("model.layers[0].units") == ["model", "layers", 0, "units"]
+    assert parse_path("fit.epochs") == ["fit", "epochs"]
+    assert parse_path("a[1][-1].b_c") == ["a", 1, -1, "b_c"]
+
+
+@pytest.mark.parametrize("bad", ["", ".fit", "fit..epochs", "fit.", "layers[x]", "a b", "[0].a", "fit.epochs="])
+def test_parse_path_refuses_malformed_paths(bad):
+    with pytest.raises(ConfigError, match="config path"):
+        parse_path(bad)
+
+
+def test_set_path_creates_mappings_and_indexes_lists():
+    config = {"model": {"layers": [{"units": 1}, {"units": 2}]}}
+    set_path(config, "model.layers[1].units", 5)
+    set_path(config, "search.cv", 4)
+    set_path(config, "model.layers[-1].activation", "relu")
+    assert config == {"model": {"layers": [{"units": 1}, {"units": 5, "activation": "relu"}]}, "search": {"cv": 4}}
+    assert get_path(config, "model.layers[1].units") == 5
+
+
+def test_set_path_errors_name_the_path():
+    config = {"model": {"layers": [{"units": 1}]}, "fit": {"epochs": 3}}
+    with pytest.raises(ConfigError, match=r"model\.layers\[3\]: index 3 is out of range; the list has 1 items"):
+        set_path(config, "model.layers[3].units", 2)
+    with pytest.raises(ConfigError, match=r"fit\.epochs\.x: fit\.epochs is 3 \(int\), not a mapping"):
+        set_path(config, "fit.epochs.x", 2)
+    with pytest.raises(ConfigError, match=r"fit\[0\]: fit is not a list"):
+        set_path(config, "fit[0]", 2)
+
+
+def test_get_path_suggests_the_key_meant():
+    with pytest.raises(ConfigError, match=r"fit\.epocs: there is no such key\. Did you mean 'epochs'\?"):
+        get_path({"fit": {"epochs": 3}}, "fit.epocs")
+
+
+@pytest.mark.parametrize(("text", "path", "value"), [
+    ("fit.epochs=5", "fit.epochs", 5),
+    ("compile.optimizer.learning_rate=1e-3", "compile.optimizer.learning_rate", 0.001),
+    ("compile.optimizer.learning_rate=0.5", "compile.optimizer.learning_rate", 0.5),
+    ("data.reshape=[8, 8, 1]", "data.reshape", [8, 8, 1]),
+    ("data.limit=null", "data.limit", None),
+    ("data.standardize=true", "data.standardize", True),
+    ("compile.loss=mse", "compile.loss", "mse"),
+    ("model.layers[0]={type: Dense, units: 4}", "model.layers[0]", {"type": "Dense", "units": 4}),
+    ("model.name=a=b", "model.name", "a=b"),
+    ("model.name='007'", "model.name", "007"),
+])
+def test_parse_override_types_values_as_yaml(text, path, value):
+    assert parse_override(text) == (path, value)
+
+
+def test_parse_override_errors():
+    with pytest.raises(ConfigError, match="PATH=VALUE"):
+        parse_override("fit.epochs")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_override("model.name=[unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_override("model.name=!!python/object/apply:os.system ['true']")
+
+
+def test_apply_overrides_copies_and_applies_in_order():
+    config = {"fit": {"epochs": 3}, "model": {"layers": [{"type": "Dense", "units": 2}]}}
+    result = apply_overrides(config, ["fit.epochs=5", "fit.epochs=7", ("model.layers[0].units", 9)])
+    assert result == {"fit": {"epochs": 7}, "model": {"layers": [{"type": "Dense", "units": 9}]}}
+    assert config["fit"]["epochs"] == 3 and config["model"]["layers"][0]["units"] == 2
+    assert apply_overrides(config, {"fit.batch_size": 8})["fit"] == {"epochs": 3, "batch_size": 8}
+
+
+def test_read_config_yaml_and_json_give_the_same_dict(tmp_path):
+    config = {"data": {"dataset": "iris"}, "fit": {"epochs": 3, "validation_split": 0.2}, "model": {"layers": []}}
+    (tmp_path / "a.json").write_text(json.dumps(config))
+    (tmp_path / "a.yaml").write_text("data: {dataset: iris}\nfit:\n  epochs: 3\n  validation_split: 0.2\n"
+                                     "model:\n  layers: []\n")
+    assert read_config(tmp_path / "a.json") == read_config(tmp_path / "a.yaml") == config
+
+
+@pytest.mark.parametrize("text", [
+    "!!python/object/apply:os.system ['echo pwned']",
+    "data: !!python/name:os.system",
+    "data: !!python/object:collections.OrderedDict {}",
+])
+def test_yaml_is_read_with_the_safe_loader_only(text):
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        parse_config_text(text, "x.yaml")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "the config is empty"),
+    ("- a\n- b", "must be a mapping of sections"),
+    ("data: [1,\n", "invalid YAML"),
+    ("a: &x [*x]", "refers to itself"),
+    ("data: 2001-01-01", "is a date"),
+    ("data: !!binary aGVsbG8=", "is a bytes"),
+    ("? [a, b]\n: 1", "invalid YAML"),
+    ("data: !!set {a, b}", "is a set"),
+])
+def test_parse_config_text_errors(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config_text(text, "x.yaml")
+
+
+def test_json_syntax_errors_give_line_and_column():
+    with pytest.raises(ConfigError, match=r"x\.json: invalid JSON at line 2, column 1"):
+        parse_config_text('{"a": 1,\n}', "x.json", json_format=True)
+
+
+def test_deep_nesting_is_refused():
+    with pytest.raises(ConfigError, match="nested"):
+        parse_config_text("a: " + "[" * 200 + "]" * 200, "x.yaml")
+
+
+def test_read_config_missing_and_binary_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="it is a folder"):
+        read_config(tmp_path)
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00\x00garbage")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        read_config(tmp_path / "bin.yaml")

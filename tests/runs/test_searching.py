@@ -1,0 +1,54 @@
+"""Searches over config paths: parameter names, distributions and a regression search."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from nnkit.runs import ConfigModel, prepare, search
+from nnkit.runs.searching import make_search, param_name
+from tests.runs.helpers import iris
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("fit.epochs", "epochs"), ("fit.batch_size", "batch_size"), ("fit.validation_freq", "fit__validation_freq"),
+    ("model.layers[0].units", "model__model.layers[0].units"),
+    ("compile.optimizer.learning_rate", "model__compile.optimizer.learning_rate"),
+])
+def test_config_paths_map_to_estimator_parameters(path, name):
+    assert param_name(path) == name
+
+
+def test_the_estimator_is_a_clonable_scikit_learn_estimator():
+    run = prepare(iris(search={"params": {"model.layers[0].units": [4, 8]}}))
+    searcher, names = make_search(run)
+    assert names == {"model__model.layers[0].units": "model.layers[0].units"}
+    estimator = clone(searcher.estimator).set_params(**{"model__model.layers[0].units": 5, "batch_size": 8})
+    assert isinstance(estimator.model, ConfigModel) and estimator.get_params()["batch_size"] == 8
+    built = estimator.model(**{"model.layers[0].units": 5})
+    assert [layer.name for layer in built.layers] == ["input_normalization", "dense", "dense_1"]
+    assert built.layers[1].units == 5 and built.compiled
+
+
+def test_random_search_of_a_regression_samples_the_distributions(tmp_path):
+    config = iris(data={"dataset": "diabetes", "limit": 120}, compile={"loss": "mse", "metrics": ["mae"]},
+                  fit={"epochs": 1},
+                  search={"method": "random", "n_iter": 3, "cv": 2,
+                          "params": {"compile.optimizer.learning_rate": {"distribution": "loguniform", "low": 1e-3,
+                                                                         "high": 1e-1},
+                                     "model.layers[0].units": {"distribution": "randint", "low": 2, "high": 6}}})
+    config["model"]["layers"][-1] = {"type": "Dense", "units": 1}
+    found = search(prepare(config), output_dir=str(tmp_path / "run"))
+    with open(tmp_path / "run" / "cv_results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 == len(found.table)
+    for row in rows:
+        assert 1e-3 <= float(row["compile.optimizer.learning_rate"]) <= 1e-1
+        assert int(row["model.layers[0].units"]) in range(2, 6)
+        folds = [float(row["split0_test_score"]), float(row["split1_test_score"])]
+        assert float(row["mean_test_score"]) == pytest.approx(np.mean(folds))
+    assert set(found.best_params) == {"compile.optimizer.learning_rate", "model.layers[0].units"}
+    assert "confusion_matrix.png" not in {p.name for p in (tmp_path / "run").iterdir()}

@@ -1,0 +1,95 @@
+"""Every config in configs/ loads, validates and trains briefly, and its run folder reads back."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+
+from nnkit.models import load_model
+from nnkit.runs import load_config, open_run, search, train
+from nnkit.runs.inference import evaluate_model
+from tests.runs.helpers import shipped_configs
+
+BRIEF = ["fit.epochs=1", "fit.verbose=0", "data.limit=150"]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_six_configs_are_shipped():
+    names = {os.path.basename(path) for path in shipped_configs()}
+    assert names == {"digits_cnn.yaml", "iris_mlp.yaml", "breast_cancer_binary.yaml", "diabetes_regression.yaml",
+                     "sine_lstm.yaml", "wine_grid_search.yaml"}
+
+
+@pytest.mark.parametrize("path", shipped_configs(), ids=os.path.basename)
+def test_config_trains_briefly_and_writes_a_readable_run_folder(path, tmp_path):
+    run = open_run(path, BRIEF)
+    result = train(run, output_dir=str(tmp_path / "run"))
+    folder = tmp_path / "run"
+    classifier = run.task == "classification"
+    expected = {"model.nnkit", "history.csv", "history.png", "metrics.json", "config.yaml"}
+    if classifier:
+        expected |= {"classes.json", "confusion_matrix.png"}
+    assert set(os.listdir(folder)) == expected
+
+    with open(folder / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(result.history["loss"]) == 1
+    assert float(rows[0]["loss"]) == pytest.approx(result.history["loss"][0], rel=1e-12)
+
+    reloaded = load_model(str(folder / "model.nnkit"))
+    np.testing.assert_allclose(reloaded.predict(run.data.x_test, verbose=0), run.model.predict(run.data.x_test, verbose=0),
+                               rtol=1e-6, atol=1e-7)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    direct = run.model.evaluate(run.data.x_test, run.data.y_test, verbose=0, return_dict=True)
+    assert metrics.keys() == direct.keys()
+    for key in metrics:
+        assert metrics[key] == pytest.approx(direct[key], rel=1e-5, abs=1e-7)
+    rebuilt, _, count = evaluate_model(str(folder / "model.nnkit"))  # the test split rebuilt from config.yaml
+    assert count == len(run.data.x_test)
+    for key in metrics:
+        assert rebuilt[key] == pytest.approx(metrics[key], rel=1e-5, abs=1e-7)
+
+    resolved = load_config(str(folder / "config.yaml"))
+    assert resolved["fit"]["epochs"] == 1 and resolved["data"]["limit"] == 150
+    assert {k: v for k, v in resolved.items() if k != "model"} == {k: v for k, v in run.config.items() if k != "model"}
+    assert resolved["model"]["layers"] == run.config["model"]["layers"]
+    assert (folder / "history.png").read_bytes()[:8] == PNG
+    if classifier:
+        assert json.loads((folder / "classes.json").read_text()) == run.data.classes
+        assert (folder / "confusion_matrix.png").read_bytes()[:8] == PNG
+
+
+def test_grid_search_config_searches_and_writes_cv_results(tmp_path):
+    path = next(p for p in shipped_configs() if p.endswith("wine_grid_search.yaml"))
+    run = open_run(path, [*BRIEF, "search.params={'model.layers[0].units': [4, 8], fit.batch_size: [16, 64]}",
+                          "search.cv=2"])
+    found = search(run, output_dir=str(tmp_path / "run"))
+    folder = tmp_path / "run"
+    assert "cv_results.csv" in os.listdir(folder) and "model.nnkit" in os.listdir(folder)
+    with open(folder / "cv_results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 == len(found.table)
+    assert {(int(r["model.layers[0].units"]), int(r["fit.batch_size"])) for r in rows} == {(4, 16), (4, 64), (8, 16),
+                                                                                            (8, 64)}
+    for row, entry in zip(rows, found.table):
+        folds = [float(row["split0_test_score"]), float(row["split1_test_score"])]
+        assert float(row["mean_test_score"]) == pytest.approx(np.mean(folds), rel=1e-12)
+        assert float(row["std_test_score"]) == pytest.approx(np.std(folds), rel=1e-9, abs=1e-12)
+        assert int(row["rank_test_score"]) == entry["rank"]
+    assert rows[0]["rank_test_score"] == "1"
+    best = {"model.layers[0].units": int(rows[0]["model.layers[0].units"]),
+            "fit.batch_size": int(rows[0]["fit.batch_size"])}
+    assert found.best_params == best
+    assert found.best_score == pytest.approx(float(rows[0]["mean_test_score"]))
+    resolved = load_config(str(folder / "config.yaml"))
+    assert resolved["model"]["layers"][0]["units"] == best["model.layers[0].units"]
+    assert resolved["fit"]["batch_size"] == best["fit.batch_size"]
+    model = load_model(str(folder / "model.nnkit"))
+    assert model.layers[1].units == best["model.layers[0].units"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["accuracy"] == pytest.approx(
+        model.evaluate(run.data.x_test, run.data.y_test, verbose=0, return_dict=True)["accuracy"])
