@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nnkit import config, losses, optimizers
+from nnkit import config, losses, mixed_precision, optimizers
 from nnkit import metrics as metrics_module
 from nnkit.callbacks.callback import Callback, CallbackList
 from nnkit.callbacks.history import History
@@ -62,6 +62,7 @@ class Sequential:
         self.loss: losses.Loss | None = None
         self._compile_args: dict[str, Any] | None = None
         self._loop: Loop | None = None
+        self._predict_cache: tuple[Any, Callable[[Tensor], Tensor]] | None = None
         self._metrics: list[tuple[metrics_module.Metric, bool]] | None = None
         self._metrics_key: tuple | None = None
         self.stop_training = False
@@ -268,16 +269,22 @@ class Sequential:
             loss_weights: A number scaling the loss (one output).
             metrics: List of metric names, Metrics or functions, reported in logs and History.
             weighted_metrics: Like ``metrics`` but weighted by ``sample_weight``/``class_weight``.
-            jit_compile: ``'auto'`` or ``False``; compiled training arrives with ``torch.compile`` support.
+            jit_compile: ``True`` compiles the forward pass of training, evaluation and prediction with
+                ``torch.compile`` (the first batches pay the compile time; where torch.compile is
+                unavailable it warns once and runs uncompiled). ``'auto'`` and ``False`` run eagerly, as Keras's
+                torch backend does.
+
+        The dtype policy (``nnkit.mixed_precision.set_global_policy``) in effect now applies to this model.
         """
-        if jit_compile is True:
-            raise ConfigError("jit_compile=True is not available yet; use the default jit_compile='auto'.")
+        if jit_compile not in (True, False, "auto"):
+            raise ConfigError(f"jit_compile must be True, False or 'auto'. Received: jit_compile={jit_compile!r}.")
         self.optimizer = optimizers.get(optimizer)
         self.loss = None if loss is None else losses.get(loss)
         self._compile_args = {
             "metrics": preparation.metric_list(metrics, "metrics"),
             "weighted_metrics": preparation.metric_list(weighted_metrics, "weighted_metrics"),
             "loss_weight": preparation.loss_weight(loss_weights),
+            "jit_compile": jit_compile is True, "policy": mixed_precision.global_policy(),
         }
         for identifier in self._compile_args["metrics"] + self._compile_args["weighted_metrics"]:
             if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
@@ -326,26 +333,19 @@ class Sequential:
     def _get_loop(self, target_shape: Shape) -> Loop:
         metrics = self._resolve_metrics(target_shape)
         if self._loop is None:
-            module = self._ensure_built()
             for handle in self._hooks:
                 handle.remove()
-            # the activity hooks go in first: the training forward must keep the containers they sit on
-            penalty, self._hooks = steps.penalty(self.layers, self.device)
-            forward, activation, loss = steps.loss_path(module, self.layers[-1], self.loss)
-            weight = self._compile_args["loss_weight"]
-            loss_fn = loss if weight is None else steps.Scaled(loss, weight)
-            trainable = [p for p in module.parameters() if p.requires_grad]
-            built = self.optimizer.torch_optimizer
-            same = built is not None and [id(p) for p in getattr(self.optimizer, "_params", [])] == list(
-                map(id, trainable))
-            # keep the running optimizer (and its moments) when only the loop, not the weights, changed
-            torch_optimizer = built if same else (self.optimizer.build(trainable) if trainable else None)
-            constraints = [term for layer in self.layers for term in layer.constraint_terms()]
-            if constraints and torch_optimizer is not None:
-                self._hooks.append(torch_optimizer.register_step_post_hook(steps.ConstraintProjection(constraints)))
-            self._loop = Loop(StepFunctions(module, forward, activation, loss_fn, penalty, self.optimizer,
-                                            metrics), control=self)
+            self._loop, self._hooks = steps.build_loop(self, self._ensure_built(), metrics)
         return self._loop
+
+    def _predict_forward(self) -> Callable[[Tensor], Tensor]:
+        """The module as ``predict`` calls it: under the dtype policy, compiled with ``jit_compile=True``."""
+        args = self._compile_args or {}
+        policy = args.get("policy") or mixed_precision.global_policy()
+        key = (id(self.module), policy, args.get("jit_compile", False))
+        if self._predict_cache is None or self._predict_cache[0] != key:
+            self._predict_cache = (key, steps.accelerated(self.module, policy, key[2], self.device, self.name))
+        return self._predict_cache[1]
 
     # -- data ---------------------------------------------------------------------------------------
     def _array_data(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
@@ -451,7 +451,7 @@ class Sequential:
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         source = self._source(x, batch_size=batch_size, steps=steps, targets=False)
-        loop = Loop(StepFunctions(self.module, self.module, None, None, None, None, []), control=self)
+        loop = Loop(StepFunctions(self.module, self._predict_forward(), None, None, None, None, []), control=self)
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
         return loop.predict_pass(source.batches(), cbs).cpu().numpy()
 
@@ -519,7 +519,7 @@ class Sequential:
             return None
         return {"optimizer": self.optimizer, "loss": self.loss, "metrics": self._compile_args["metrics"],
                 "weighted_metrics": self._compile_args["weighted_metrics"],
-                "loss_weights": self._compile_args["loss_weight"]}
+                "loss_weights": self._compile_args["loss_weight"], "jit_compile": self._compile_args["jit_compile"]}
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
         """Compile with :meth:`get_compile_config` output."""
@@ -562,7 +562,8 @@ class Sequential:
     def __getstate__(self) -> dict[str, Any]:
         # The cached training loop and hook handles hold closures, which cannot be pickled; the loop
         # is rebuilt on unpickling (below) so the optimizer's state (e.g. Adam's moments) carries over.
-        return {**self.__dict__, "_loop": None, "_hooks": [], "_rebuild_loop": self._loop is not None}
+        return {**self.__dict__, "_loop": None, "_hooks": [], "_predict_cache": None,
+                "_rebuild_loop": self._loop is not None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         rebuild = state.pop("_rebuild_loop", False)

@@ -11,8 +11,40 @@ from torch import Tensor, nn
 
 from nnkit import losses
 from nnkit.layers.base import LayerSpec
+from nnkit.mixed_precision import Policy
+from nnkit.training import acceleration
+from nnkit.training.loop import Loop, StepFunctions
 
 _FUSABLE = {nn.Softmax: "softmax", nn.Sigmoid: "sigmoid"}
+
+
+def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[Loop, list[Any]]:
+    """The training loop of a compiled, built model, and the hook handles it registered."""
+    # the activity hooks go in first: the training forward must keep the containers they sit on
+    penalty_fn, hooks = penalty(model.layers, model.device)
+    forward, activation, loss = loss_path(module, model.layers[-1], model.loss)
+    args = model._compile_args
+    loss_fn = loss if args["loss_weight"] is None else Scaled(loss, args["loss_weight"])
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    optimizer = model.optimizer
+    built = optimizer.torch_optimizer
+    same = built is not None and [id(p) for p in getattr(optimizer, "_params", [])] == list(map(id, trainable))
+    # keep the running optimizer (and its moments) when only the loop, not the weights, changed
+    torch_optimizer = built if same else (optimizer.build(trainable) if trainable else None)
+    constraints = [term for layer in model.layers for term in layer.constraint_terms()]
+    if constraints and torch_optimizer is not None:
+        hooks.append(torch_optimizer.register_step_post_hook(ConstraintProjection(constraints)))
+    forward = accelerated(forward, args["policy"], args["jit_compile"], model.device, model.name)
+    functions = StepFunctions(module, forward, activation, loss_fn, penalty_fn, optimizer, metrics,
+                              scaler=acceleration.grad_scaler(args["policy"], model.device))
+    return Loop(functions, control=model), hooks
+
+
+def accelerated(forward: Callable[[Tensor], Tensor], policy: Policy, jit_compile: bool, device: torch.device,
+                name: str) -> Callable[[Tensor], Tensor]:
+    """``forward`` under the dtype policy, compiled with ``torch.compile`` when asked."""
+    forward = acceleration.with_policy(forward, policy, device)
+    return acceleration.Compiled(forward, f"model '{name}'") if jit_compile else forward
 
 
 def loss_path(module: nn.Sequential, last_layer: LayerSpec,

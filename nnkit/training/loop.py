@@ -28,6 +28,7 @@ class StepFunctions:
         penalty: Regularization added to the loss, or ``None``.
         optimizer: The nnkit optimizer (its ``torch_optimizer`` is built).
         metrics: ``(metric, weighted)`` pairs.
+        scaler: A ``torch.amp.GradScaler`` scaling the loss (``mixed_float16``), or ``None``.
     """
 
     module: nn.Module
@@ -37,6 +38,7 @@ class StepFunctions:
     penalty: Callable[[], Tensor] | None
     optimizer: Any
     metrics: list[tuple[Metric, bool]]
+    scaler: Any = None
 
 
 class Loop:
@@ -72,6 +74,7 @@ class Loop:
         forward, loss_of = s.forward, self._losses
         batch_begin, batch_end = callbacks.train_batch_begin, callbacks.train_batch_end
         guard = callbacks.skip_non_finite_updates
+        scaler = s.scaler
         if first_step:
             batches = itertools.islice(batches, first_step, None)
         for step, (x, y, weight) in enumerate(batches, first_step):
@@ -80,7 +83,9 @@ class Loop:
             y_pred = forward(x)
             loss = loss_of(y_pred, y, weight)
             torch_optimizer.zero_grad(set_to_none=True)
-            if not guard or bool(torch.isfinite(loss)):  # with TerminateOnNaN, a NaN/inf loss updates nothing
+            if scaler is not None:
+                self._scaled_update(loss)
+            elif not guard or bool(torch.isfinite(loss)):  # with TerminateOnNaN, a NaN/inf loss updates nothing
                 loss.backward()
                 if hooks:
                     optimizer.before_step()
@@ -92,6 +97,20 @@ class Loop:
             if self.control.stop_training:
                 break
         return logs.results()
+
+    def _scaled_update(self, loss: Tensor) -> None:
+        """A float16 step: the scaled loss's gradients are unscaled before clipping, and a step whose
+        gradients overflowed is skipped while the scale shrinks (Keras's ``LossScaleOptimizer``)."""
+        optimizer, scaler = self.steps.optimizer, self.steps.scaler
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer.torch_optimizer)
+        if optimizer.needs_hooks:
+            optimizer.before_step()
+        scale = scaler.get_scale()
+        scaler.step(optimizer.torch_optimizer)
+        scaler.update()
+        if scaler.get_scale() >= scale:  # the step was applied (an overflow halves the scale)
+            optimizer.iterations += 1
 
     def test_pass(self, batches: Iterable[Batch], callbacks: CallbackList | None) -> dict[str, float]:
         """Loss and metrics over ``batches`` without updating weights."""
@@ -117,7 +136,7 @@ class Loop:
 
     def predict_pass(self, batches: Iterator[Batch], callbacks: CallbackList | None) -> Tensor:
         """Model outputs for every batch, concatenated on the device."""
-        module = self.steps.module
+        module, forward = self.steps.module, self.steps.forward
         module.eval()
         outputs = []
         batch_begin = callbacks is not None and callbacks.predict_batch_begin
@@ -128,7 +147,7 @@ class Loop:
             for step, (x, _, _) in enumerate(batches):
                 if batch_begin:
                     callbacks.on_predict_batch_begin(step)
-                outputs.append(module(x))
+                outputs.append(forward(x))
                 if batch_end:
                     callbacks.on_predict_batch_end(step, {"outputs": outputs[-1]})
         if callbacks is not None:

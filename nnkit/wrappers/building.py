@@ -68,13 +68,10 @@ def make_loss(spec: Any, overrides: dict[str, Any]) -> losses.Loss:
 
 
 def compile_config(model: Sequential) -> dict[str, Any]:
-    """What ``model`` was compiled with besides optimizer and loss.
-
-    Sequential keeps these in ``_compile_args``; Keras 3 offers ``get_compile_config()`` for this.
-    """
-    args = getattr(model, "_compile_args", None) or {}
-    return {"metrics": args.get("metrics") or None, "weighted_metrics": args.get("weighted_metrics") or None,
-            "loss_weights": args.get("loss_weight")}
+    """What ``model`` was compiled with besides optimizer and loss (from ``get_compile_config()``)."""
+    config = model.get_compile_config() or {}
+    return {"metrics": config.get("metrics") or None, "weighted_metrics": config.get("weighted_metrics") or None,
+            "loss_weights": config.get("loss_weights"), "jit_compile": config.get("jit_compile", False)}
 
 
 def recompile(model: Sequential, **changes: Any) -> None:
