@@ -30,6 +30,8 @@ class CSVLogger(Callback):
         ConfigError: the folder of ``filename`` cannot be created or written (at the start of training).
     """
 
+    main_process_only = True  # in distributed training only rank 0 writes (nnkit.distributed)
+
     def __init__(self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False) -> None:
         super().__init__()
         if not isinstance(filename, (str, os.PathLike)) or not os.fspath(filename):

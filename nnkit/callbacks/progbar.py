@@ -31,6 +31,8 @@ class ProgbarLogger(Callback):
         verbose: 1 for a progress bar per epoch, 2 for one line per epoch (``None``: take the run's).
     """
 
+    main_process_only = True  # in distributed training only rank 0 writes (nnkit.distributed)
+
     def __init__(self, verbose: int | None = None) -> None:
         super().__init__()
         self.verbose = verbose

@@ -47,6 +47,8 @@ class TensorBoard(Callback):
         ConfigError: an unsupported option is set, or ``update_freq``/``histogram_freq`` is invalid.
     """
 
+    main_process_only = True  # in distributed training only rank 0 writes (nnkit.distributed)
+
     def __init__(self, log_dir: str | os.PathLike[str] = "logs", histogram_freq: int = 0, write_graph: bool = True,
                  write_images: bool = False, write_steps_per_second: bool = False, update_freq: str | int = "epoch",
                  profile_batch: int = 0, embeddings_freq: int = 0, embeddings_metadata: Any = None) -> None:

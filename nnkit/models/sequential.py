@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nnkit import config, losses, mixed_precision, optimizers
+from nnkit import config, distributed, losses, mixed_precision, optimizers
 from nnkit import metrics as metrics_module
 from nnkit.callbacks.callback import Callback, CallbackList
 from nnkit.callbacks.history import History
@@ -361,7 +361,7 @@ class Sequential:
         if isinstance(x, ArrayData):
             data = x
         elif is_loader_input(x):
-            loader = LoaderData(x, batch_size, shuffle, self.device)
+            loader = LoaderData(x, batch_size, shuffle, self.device, shard=targets)
             first_x, first_y, _ = next(iter(loader.batches()))
             self._ensure_built(tuple(first_x.shape[1:]))
             preparation.check_input_shape(self, first_x, "x")
@@ -380,14 +380,25 @@ class Sequential:
             data = ArrayData(tensor).to(self.device)
         total = preparation.limited(data.steps(batch_size), steps)
         target_shape = None if data.y is None else tuple(data.y.shape[1:])
-        return _Source(lambda: preparation.take(data.batches(batch_size, shuffle), total), total, target_shape)
+        return _Source(lambda: preparation.take(data.batches(batch_size, shuffle, shard=targets), total), total,
+                       target_shape)
 
     def _callbacks(self, callbacks: list[Callback] | None, verbose: int, params: dict[str, Any],
                    history: bool = False) -> CallbackList:
         extra: list[Callback] = [History()] if history else []
-        if verbose:
+        main = distributed.is_main_process()
+        if verbose and main:
             extra.append(ProgbarLogger())
-        return CallbackList([*(callbacks or []), *extra], model=self, params=params)
+        # in distributed training, callbacks that print or write files (CSVLogger, ...) run on rank 0 only
+        own = [cb for cb in callbacks or [] if main or not getattr(cb, "main_process_only", False)]
+        return CallbackList([*own, *extra], model=self, params=params)
+
+    def _join_distributed(self) -> None:
+        """Under torchrun, join the process group and move to this process's GPU (see nnkit.distributed)."""
+        if distributed.initialize_from_environment():
+            device = distributed.local_device()
+            if device is not None and self.device != device:
+                self.to(device)
 
     # -- fit / evaluate / predict ----------------------------------------------------------------------
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
@@ -403,6 +414,7 @@ class Sequential:
         last fraction of the samples, before shuffling, as Keras does.
         """
         self._require_compiled("fit")
+        self._join_distributed()
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         preparation.check_epochs(epochs, initial_epoch)
@@ -437,6 +449,7 @@ class Sequential:
         """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
         in :attr:`metrics_names` order, or a dict with ``return_dict=True``."""
         self._require_compiled("evaluate")
+        self._join_distributed()
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         source = self._source(x, y, sample_weight, batch_size=batch_size, steps=steps)

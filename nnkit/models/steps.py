@@ -8,8 +8,9 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
-from nnkit import losses
+from nnkit import distributed, losses
 from nnkit.layers.base import LayerSpec
 from nnkit.mixed_precision import Policy
 from nnkit.training import acceleration
@@ -22,7 +23,12 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     """The training loop of a compiled, built model, and the hook handles it registered."""
     # the activity hooks go in first: the training forward must keep the containers they sit on
     penalty_fn, hooks = penalty(model.layers, model.device)
-    forward, activation, loss = loss_path(module, model.layers[-1], model.loss)
+    body, activation, loss = loss_path(module, model.layers[-1], model.loss)
+    if distributed.world_size() > 1:  # gradients averaged across processes; rank 0's weights broadcast now
+        device_ids = [model.device.index] if model.device.type == "cuda" else None
+        forward = DistributedDataParallel(body, device_ids=device_ids)
+    else:
+        forward = flat_forward(body)
     args = model._compile_args
     loss_fn = loss if args["loss_weight"] is None else Scaled(loss, args["loss_weight"])
     trainable = [p for p in module.parameters() if p.requires_grad]
@@ -48,9 +54,10 @@ def accelerated(forward: Callable[[Tensor], Tensor], policy: Policy, jit_compile
 
 
 def loss_path(module: nn.Sequential, last_layer: LayerSpec,
-              loss: losses.Loss) -> tuple[Callable[[Tensor], Tensor], nn.Module | None, losses.Loss]:
-    """``(forward, output_activation, loss)``: cross-entropy runs on the logits before a final
-    softmax/sigmoid when the loss has a logits twin (Keras-on-TensorFlow's stable path)."""
+              loss: losses.Loss) -> tuple[nn.Sequential, nn.Module | None, losses.Loss]:
+    """``(body, output_activation, loss)``: cross-entropy runs on the logits before a final
+    softmax/sigmoid when the loss has a logits twin (Keras-on-TensorFlow's stable path); ``body`` is the
+    module computing what the loss sees (sharing the model's weights)."""
     last = module[-1]
     activation = last[-1] if isinstance(last, nn.Sequential) and len(last) else last
     kind = _FUSABLE.get(type(activation))
@@ -60,11 +67,11 @@ def loss_path(module: nn.Sequential, last_layer: LayerSpec,
         kind = None
     fused = loss.with_logits_of(kind) if kind else None
     if fused is None:
-        return flat_forward(module), None, loss
+        return module, None, loss
     body = list(module)[:-1]
     if last is not activation:
         body += list(last)[:-1]
-    return flat_forward(type(module)(*body)), activation, fused
+    return type(module)(*body), activation, fused
 
 
 def flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:

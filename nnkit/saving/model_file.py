@@ -65,6 +65,10 @@ def _build_if_declared(model: Any) -> None:
 
 
 def _write(filepath: str | os.PathLike[str], state: dict[str, Any], overwrite: bool) -> None:
+    from nnkit import distributed
+
+    if not distributed.is_main_process():  # in distributed training every rank holds the same model
+        return
     path = os.fspath(filepath)
     if os.path.isdir(path):
         raise ConfigError(f"Cannot save to {path!r}: it is a folder. Give a file path, e.g. "

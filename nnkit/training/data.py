@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from nnkit import distributed
 from nnkit.config import float_dtype
 from nnkit.errors import DataError
 
@@ -118,11 +120,17 @@ class ArrayData:
         """Number of batches in one pass."""
         return math.ceil(len(self) / batch_size)
 
-    def batches(self, batch_size: int, shuffle: bool = False) -> Iterator[Batch]:
-        """Yield ``(x, y, sample_weight)`` batches; a shuffled pass draws one permutation."""
+    def batches(self, batch_size: int, shuffle: bool = False, shard: bool = True) -> Iterator[Batch]:
+        """Yield ``(x, y, sample_weight)`` batches; a shuffled pass draws one permutation. In distributed
+        training each rank gets its part of every batch (``shard=False``: all of it, as predict wants)."""
         x, y, w = self.x, self.y, self.sample_weight
         n = len(self)
-        if shuffle:
+        if shard and distributed.world_size() > 1:  # every rank takes its part of the same batches
+            order = distributed.shared_permutation(n, x.device) if shuffle else torch.arange(n, device=x.device)
+            for start in range(0, n, batch_size):
+                idx = distributed.shard(order[start:start + batch_size])
+                yield x[idx], (None if y is None else y[idx]), (None if w is None else w[idx])
+        elif shuffle:
             order = torch.randperm(n, device=x.device)
             for start in range(0, n, batch_size):
                 idx = order[start:start + batch_size]
@@ -133,15 +141,31 @@ class ArrayData:
                 yield x[start:end], (None if y is None else y[start:end]), (None if w is None else w[start:end])
 
 
+def loader_options(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device,
+                   shard: bool = True) -> dict[str, Any]:
+    """How nnkit batches a user's ``Dataset``: on a GPU with worker processes, pinned memory (copies then
+    overlap compute), and in distributed training with a ``DistributedSampler`` giving each rank its part
+    (``batch_size`` is split across ranks, as for arrays)."""
+    options: dict[str, Any] = {"batch_size": batch_size, "shuffle": shuffle}
+    if device.type == "cuda":
+        workers = min(4, os.cpu_count() or 1)
+        options.update(pin_memory=True, num_workers=workers, persistent_workers=workers > 0)
+    if shard and distributed.world_size() > 1:
+        options["sampler"] = DistributedSampler(dataset, shuffle=shuffle, drop_last=False)
+        options["shuffle"] = False
+        options["batch_size"] = max(1, math.ceil(batch_size / distributed.world_size()))
+    return options
+
+
 class LoaderData:
     """Batches from a torch ``DataLoader`` (or a ``Dataset`` wrapped in one), moved to the device."""
 
-    def __init__(self, source: Dataset | DataLoader, batch_size: int, shuffle: bool, device: torch.device) -> None:
+    def __init__(self, source: Dataset | DataLoader, batch_size: int, shuffle: bool, device: torch.device,
+                 shard: bool = True) -> None:
         if isinstance(source, DataLoader):
             self.loader = source
         else:
-            self.loader = DataLoader(source, batch_size=batch_size, shuffle=shuffle,
-                                     pin_memory=device.type == "cuda")
+            self.loader = DataLoader(source, **loader_options(source, batch_size, shuffle, device, shard))
         self.device = device
 
     def steps(self, batch_size: int) -> int | None:
@@ -153,6 +177,10 @@ class LoaderData:
 
     def batches(self, batch_size: int = 0, shuffle: bool = False) -> Iterator[Batch]:
         """Yield ``(x, y, sample_weight)`` batches on the device."""
+        sampler = getattr(self.loader, "sampler", None)
+        if isinstance(sampler, DistributedSampler):  # a new order each pass, the same on every rank
+            self._passes = getattr(self, "_passes", -1) + 1
+            sampler.set_epoch(self._passes)
         for item in self.loader:
             if isinstance(item, Tensor):
                 parts = [item]

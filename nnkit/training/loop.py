@@ -96,7 +96,7 @@ class Loop:
                 callbacks.on_train_batch_end(step, logs.lazy())
             if self.control.stop_training:
                 break
-        return logs.results()
+        return logs.results(synchronize=True)
 
     def _scaled_update(self, loss: Tensor) -> None:
         """A float16 step: the scaled loss's gradients are unscaled before clipping, and a step whose
@@ -129,7 +129,7 @@ class Loop:
                 logs.add(self._losses(y_pred, y, weight), x.shape[0], y_pred, y, weight)
                 if batch_end:
                     callbacks.on_test_batch_end(step, logs.lazy())
-        results = logs.results()
+        results = logs.results(synchronize=True)
         if callbacks is not None:
             callbacks.on_test_end(results)
         return results

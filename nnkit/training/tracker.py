@@ -12,10 +12,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from nnkit import distributed
 from nnkit.metrics.base import Metric, accumulator_dtype
 
-# Pending outputs are folded into the metrics once they hold this many values.
+# Pending outputs are folded into the metrics once they hold this many values (or, when training is
+# distributed, this many batches: every rank must gather at the same step, and batch counts agree).
 _PENDING_LIMIT = 1 << 20
+_PENDING_BATCHES_DISTRIBUTED = 64
 
 
 class RunningLogs:
@@ -39,6 +42,8 @@ class RunningLogs:
         self._count = 0
         self._pending: list[tuple[Tensor, Tensor, Tensor | None]] = []
         self._pending_values = 0
+        self._distributed = distributed.world_size() > 1
+        self._metrics_updated = False
 
     def add(self, loss: Tensor, size: int, y_pred: Tensor, y_true: Tensor | None,
             sample_weight: Tensor | None) -> None:
@@ -48,7 +53,8 @@ class RunningLogs:
         if self.metrics and y_true is not None:
             self._pending.append((y_pred, y_true, sample_weight))
             self._pending_values += y_pred.numel()
-            if self._pending_values > _PENDING_LIMIT:
+            if (len(self._pending) >= _PENDING_BATCHES_DISTRIBUTED if self._distributed
+                    else self._pending_values > _PENDING_LIMIT):
                 self._flush_metrics()
         if len(self._losses) >= 4096:
             self._flush_loss()
@@ -71,20 +77,32 @@ class RunningLogs:
         y_true = torch.cat([t for _, t, _ in self._pending])
         weights = [w for _, _, w in self._pending]
         sample_weight = None if any(w is None for w in weights) else torch.cat(weights)
+        if self._distributed:  # every rank's metrics see every rank's samples, so all log the same values
+            y_pred, y_true, sample_weight = distributed.gather_rows([y_pred, y_true, sample_weight])
         if self.output_activation is not None:
             y_pred = _activate(self.output_activation, y_pred)
         for metric, weighted in self.metrics:
             metric.update_state(y_true, y_pred, sample_weight if weighted else None)
         self._pending, self._pending_values = [], 0
+        self._metrics_updated = True
 
-    def results(self) -> dict[str, float]:
-        """``{"loss": ..., metric names: ...}`` as Python floats, keys sorted as Keras logs them."""
+    def results(self, synchronize: bool = False) -> dict[str, float]:
+        """``{"loss": ..., metric names: ...}`` as Python floats, keys sorted as Keras logs them.
+
+        In distributed training, ``synchronize=True`` (which every rank must call at the same point, as
+        the loop does at the end of a pass) combines all ranks; otherwise the loss is this rank's and
+        the metrics are as of the last combination.
+        """
         self._flush_loss()
-        self._flush_metrics()
+        if synchronize or not self._distributed:
+            self._flush_metrics()
         logs: dict[str, float] = {}
         if self._loss_total is not None:
-            logs["loss"] = float(self._loss_total) / self._count
-        for metric, _ in self.metrics:
+            total, count = self._loss_total, torch.tensor(float(self._count), device=self._loss_total.device)
+            if synchronize:
+                total, count = distributed.sum_across_ranks([total, count])
+            logs["loss"] = float(total) / float(count)
+        for metric, _ in (self.metrics if self._metrics_updated else []):
             value = metric.result()
             if isinstance(value, dict):
                 logs.update(value)
