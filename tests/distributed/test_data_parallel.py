@@ -49,14 +49,14 @@ def test_two_processes_train_like_one_process_on_the_whole_batch(two_ranks, tmp_
     from tests.distributed import train_script
 
     _, (first, _) = two_ranks
-    single, history = train_script.train(tmp_path, shuffle=False)
+    _, history = train_script.train(tmp_path, shuffle=False)
     for key in history:
         np.testing.assert_allclose(first["history"][key], history[key], rtol=1e-5, err_msg=key)
     assert sorted(first["history"]) == sorted(history)
 
 
 def test_rank_zero_alone_writes_the_log_and_the_checkpoint(two_ranks):
-    outdir, (first, _) = two_ranks
+    outdir, _ = two_ranks
     rows = (outdir / "log.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 3  # a header and one row per epoch, not two
     saved = load_model(outdir / "model.keras")
