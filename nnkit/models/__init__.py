@@ -10,8 +10,10 @@ from nnkit.models.sequential import Sequential
 from nnkit.saving import load_model, save_model
 
 
-def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Sequential:
-    """Rebuild an untrained model from ``model.to_json()`` output.
+def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None,
+                    safe_mode: bool = True) -> Sequential:
+    """Rebuild an untrained model from ``model.to_json()`` output (``safe_mode=False`` lets stored
+    lambdas run: trusted text only).
 
     Raises:
         ConfigError: the text is not JSON of an nnkit model, or names an unknown layer or custom object.
@@ -23,7 +25,7 @@ def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = No
     if not isinstance(document, dict) or document.get("class_name") != "Sequential":
         raise ConfigError("model_from_json expects {'class_name': 'Sequential', 'config': {...}} as written by "
                           f"model.to_json(). Received: {str(document)[:200]}.")
-    return Sequential.from_config(document.get("config"), custom_objects=custom_objects)
+    return Sequential.from_config(document.get("config"), custom_objects=custom_objects, safe_mode=safe_mode)
 
 
 __all__ = ["Sequential", "load_model", "model_from_json", "save_model"]

@@ -497,15 +497,16 @@ class Sequential:
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self._layers]}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Sequential:
+    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None,
+                    safe_mode: bool = True) -> Sequential:
         """Rebuild an (untrained) model from :meth:`get_config` output or its JSON form (``custom_objects``
-        names custom layers and functions; see :mod:`nnkit.saving`)."""
+        names custom layers and functions; ``safe_mode=False`` lets stored lambdas run; see :mod:`nnkit.saving`)."""
         from nnkit.saving import custom_object_scope, deserialize
 
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise ConfigError(f"A Sequential config must be a dict with a 'layers' list. Received: {config!r}.")
         with custom_object_scope(custom_objects):
-            config = deserialize(config)
+            config = deserialize(config, safe_mode)
         layers = []
         for i, entry in enumerate(config["layers"]):
             if isinstance(entry, (LayerSpec, nn.Module)):
@@ -514,6 +515,13 @@ class Sequential:
             if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
                     or not isinstance(entry.get("config", {}), dict):
                 raise ConfigError(f"layers[{i}] must be a dict with 'class_name' and 'config'. Received: {entry!r}.")
+            if entry["class_name"] not in LAYERS:
+                raise ConfigError(
+                    f"layers[{i}]: unknown layer class '{entry['class_name']}'. "
+                    + LAYERS._unknown_message(entry["class_name"]).split(". ", 1)[-1]
+                    + " A custom layer is found through custom_objects={'" + entry["class_name"] + "': ...} or "
+                    "@nnkit.saving.register_serializable() on its class."
+                )
             layers.append(LAYERS.get(entry["class_name"]).from_config(entry.get("config", {})))
         name = config.get("name")
         return cls(layers, name=name if isinstance(name, str) else None)

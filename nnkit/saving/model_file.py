@@ -78,7 +78,11 @@ def _write(filepath: str | os.PathLike[str], state: dict[str, Any], overwrite: b
     data = dumps(state)  # fully encoded before the file is touched: a failure leaves the old file as it was
     from nnkit.utils.atomic import atomic_write
 
-    atomic_write(path, data)
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise ConfigError(f"Cannot write {path!r}: {exc.strerror or exc}. Choose a path in a folder you can "
+                          "write to.") from exc
 
 
 def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True,
@@ -93,7 +97,8 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
 
 
 def save_weights(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
-    """Write the weights only (``model.module.state_dict()``), as safetensors in an nnkit state file."""
+    """Write the weights only (``model.module.state_dict()``): safetensors tensors named
+    ``weights/<torch name>`` (e.g. ``weights/dense.weight``) with an nnkit header; the write is atomic."""
     _build_if_declared(model)
     if not model.built:
         raise ConfigError(f"Model '{model.name}' has no weights yet: build it (model.build(input_shape)) or fit it "
@@ -149,6 +154,18 @@ def _refuse_foreign(data: bytes, path: str) -> None:
             raise DataError(f"{path!r} is a Keras .keras archive, which nnkit cannot read. Rebuild the model in "
                             "nnkit and copy the Keras weights with model.set_weights(keras_model.get_weights()).")
         raise DataError(f"{path!r} is a zip archive, not an nnkit model file.")
+    if _looks_like_text(data):
+        raise DataError(f"{path!r} is a text file (JSON, YAML, CSV or an old text pickle?), not a model file. Model "
+                        "files are binary (safetensors) files written by model.save(path).")
+
+
+def _looks_like_text(data: bytes) -> bool:
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)
 
 
 def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] | None = None,

@@ -91,7 +91,8 @@ def _serialize_object(value: Any, where: str, allow_bytecode: bool) -> Any:
 
 
 def serialize_function(fn: Any, where: str = "function", allow_bytecode: bool = False) -> Any:
-    """A function by name; with ``allow_bytecode`` an anonymous one as bytecode (Lambda layers)."""
+    """A function by name (found on loading through the registry or ``custom_objects``); with
+    ``allow_bytecode`` an anonymous ``lambda`` as bytecode, which only ``safe_mode=False`` loads."""
     from nnkit import activations
 
     registered = get_registered_name(fn)
@@ -105,14 +106,16 @@ def serialize_function(fn: Any, where: str = "function", allow_bytecode: bool = 
         return {"class_name": "__function__", "config": name, "module": module}
     if _is_function_module(module) and getattr(sys.modules.get(module), str(name), None) is fn:
         return {"class_name": "__function__", "config": name, "module": module}
-    if allow_bytecode and isinstance(fn, types.FunctionType) and not fn.__closure__:
+    if allow_bytecode and name == "<lambda>" and isinstance(fn, types.FunctionType) and not fn.__closure__:
         code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
         return {"class_name": "__lambda__", "config": {"name": fn.__name__, "bytecode": code,
                                                        "python": list(sys.version_info[:2])}}
     if not isinstance(name, str) or name == "<lambda>":
         raise ConfigError(
-            f"Cannot save {where}: {fn!r} is an anonymous function. Give it a name with def and decorate it with "
-            "@nnkit.saving.register_serializable(), so a loaded model can find it."
+            f"Cannot save {where}: {fn!r} is an anonymous function"
+            + (" that uses variables of its enclosing function" if getattr(fn, "__closure__", None) else "")
+            + ". Give it a name with def and decorate it with @nnkit.saving.register_serializable(), so a loaded "
+            "model can find it."
         )
     return {"class_name": "__function__", "config": name}  # found on loading via custom_objects
 
@@ -234,8 +237,8 @@ def _bytecode_function(config: Any, safe_mode: bool, where: str) -> Any:
     if safe_mode:
         raise ConfigError(
             f"{where}: the model holds Python bytecode for an anonymous function ({name}, e.g. in a Lambda "
-            "layer). Loading it would run code from the file, which safe mode refuses. If you trust the file, load it "
-            "with load_model(..., safe_mode=False)"
+            "layer). Loading it would run code from the file, which safe mode refuses. If you trust the file, pass "
+            "safe_mode=False (load_model, model_from_json and from_config take it)"
             + (f", or pass the function as custom_objects={{{name!r}: {name}}}" if name and name != "<lambda>" else "")
             + "; better, give the function a name, decorate it with @nnkit.saving.register_serializable() and save "
             "the model again."

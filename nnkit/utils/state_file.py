@@ -34,16 +34,25 @@ _TAGS = ("__tensor__", "__ndarray__", "__tuple__", "__items__", "__float__")
 
 
 def encode(state: Any) -> tuple[Any, dict[str, torch.Tensor]]:
-    """Split ``state`` into a JSON-ready structure and the tensors it refers to (copied to the CPU)."""
+    """Split ``state`` into a JSON-ready structure and the tensors it refers to (copied to the CPU).
+
+    Each tensor is named by its place in ``state`` (``weights/dense.weight``,
+    ``optimizer/state/state/0/exp_avg``), so any safetensors tool shows what it is.
+    """
     tensors: dict[str, torch.Tensor] = {}
 
-    def walk(value: Any, where: str) -> Any:
+    def name(place: list[str]) -> str:
+        key = "/".join(place) or "tensor"
+        return key if key not in tensors else f"{key}#{len(tensors)}"
+
+    def walk(value: Any, place: list[str]) -> Any:
+        where = "state" + "".join(f"[{p!r}]" for p in place)
         if isinstance(value, torch.Tensor):
-            key = str(len(tensors))
+            key = name(place)
             tensors[key] = value.detach().to("cpu", copy=True).contiguous()
             return {"__tensor__": key}
         if isinstance(value, np.ndarray):
-            key = str(len(tensors))
+            key = name(place)
             tensors[key] = torch.from_numpy(np.array(value, copy=True, order="C"))
             return {"__ndarray__": key}
         if isinstance(value, np.generic):
@@ -53,19 +62,19 @@ def encode(state: Any) -> tuple[Any, dict[str, torch.Tensor]]:
         if isinstance(value, float):
             return value if math.isfinite(value) else {"__float__": repr(value)}
         if isinstance(value, tuple):
-            return {"__tuple__": [walk(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+            return {"__tuple__": [walk(v, [*place, str(i)]) for i, v in enumerate(value)]}
         if isinstance(value, list):
-            return [walk(v, f"{where}[{i}]") for i, v in enumerate(value)]
+            return [walk(v, [*place, str(i)]) for i, v in enumerate(value)]
         if isinstance(value, dict):
             if all(isinstance(k, str) and k not in _TAGS for k in value):
-                return {k: walk(v, f"{where}[{k!r}]") for k, v in value.items()}
-            return {"__items__": [[walk(k, where), walk(v, f"{where}[{k!r}]")] for k, v in value.items()]}
+                return {k: walk(v, [*place, k]) for k, v in value.items()}
+            return {"__items__": [[walk(k, place), walk(v, [*place, str(k)])] for k, v in value.items()]}
         raise TypeError(
             f"Cannot store {where} (a {type(value).__name__}) in a state file: only tensors, NumPy arrays, "
             "numbers, strings, bools, None and dicts, lists or tuples of them can be stored."
         )
 
-    return walk(state, "state"), tensors
+    return walk(state, []), tensors
 
 
 def decode(structure: Any, tensors: dict[str, torch.Tensor]) -> Any:

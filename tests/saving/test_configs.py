@@ -136,3 +136,58 @@ def test_model_checkpoint_files_are_model_files(tmp_path):
     assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
     assert loaded.metrics_names == model.metrics_names
     assert loaded.optimizer.iterations == model.optimizer.iterations
+
+
+def test_a_named_function_is_stored_by_name_never_as_bytecode(tmp_path):
+    def doubled_mse(y_true, y_pred):
+        return 2 * ((y_true - y_pred) ** 2).mean(dim=-1)
+
+    x, y = np.ones((8, 2), "float32"), np.zeros((8, 1), "float32")
+    model = Sequential([Dense(1, input_dim=2)])
+    model.compile(optimizer="sgd", loss=doubled_mse)
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "m.keras")
+    assert '"__lambda__"' not in model.to_json() and "bytecode" not in (tmp_path / "m.keras").read_bytes().decode(
+        "latin-1")
+    with pytest.raises(ConfigError, match=r"custom_objects=\{'doubled_mse'"):
+        load_model(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras", custom_objects={"doubled_mse": doubled_mse})
+    assert loaded.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    assert load_model(tmp_path / "m.keras", compile=False).predict(x, verbose=0).shape == (8, 1)
+
+
+def test_model_from_json_runs_a_lambda_only_with_safe_mode_off():
+    x = np.linspace(-1, 1, 8, dtype="float32").reshape(4, 2)
+    model = Sequential([Dense(2, input_dim=2), Lambda(lambda t: t * 3)])
+    rebuilt = model_from_json(model.to_json(), safe_mode=False)
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_an_unregistered_custom_layer_names_the_two_ways_to_find_it(tmp_path):
+    class Scaled(Dense):
+        pass
+
+    model = Sequential([Scaled(2, input_dim=3)])
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(ConfigError, match=r"unknown layer class 'Scaled'.*custom_objects=\{'Scaled'.*register_serial"):
+        load_model(tmp_path / "m.keras")
+    assert isinstance(load_model(tmp_path / "m.keras", custom_objects={"Scaled": Scaled}).layers[0], Scaled)
+
+
+def test_weights_files_name_their_tensors_like_torch(tmp_path):
+    from safetensors import safe_open
+
+    model = Sequential([Dense(3, input_dim=2), Dense(1)])
+    model.save_weights(tmp_path / "w.safetensors")
+    with safe_open(tmp_path / "w.safetensors", "pt") as f:
+        assert sorted(f.keys()) == sorted(f"weights/{k}" for k in model.module.state_dict())
+        for key, tensor in model.module.state_dict().items():
+            assert torch.equal(f.get_tensor(f"weights/{key}"), tensor.cpu())
+
+
+def test_text_files_are_named_as_such(tmp_path):
+    path = tmp_path / "config.keras"
+    path.write_text('{"class_name": "Sequential"}')
+    with pytest.raises(ValueError, match="is a text file"):
+        load_model(path)
