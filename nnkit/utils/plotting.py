@@ -91,7 +91,8 @@ def plot_history(history: Any, metrics: list[str] | None = None,
         ax.set_ylabel(name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        if f"val_{name}" in series:  # a lone curve (e.g. learning_rate) needs no "training" legend
+            ax.legend()
     return figure
 
 
