@@ -27,3 +27,12 @@ def load_bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
 
     X, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
     return X.astype(np.float32), y.astype(np.float32 if name in REGRESSION else np.int64)
+
+
+def class_names(name: str) -> list[str] | None:
+    """scikit-learn's ``target_names`` of a bundled classification set (``None`` for regression)."""
+    if name in REGRESSION:
+        return None
+    import sklearn.datasets
+
+    return [str(n) for n in getattr(sklearn.datasets, f"load_{name}")().target_names]

@@ -110,6 +110,29 @@ def _unknown_option_message(name: str, option: str, value: object, allowed: list
     return f"load({name!r}) has no option {option!r}.{hint} Options of {name!r}: {', '.join(allowed)}."
 
 
+_IMAGE_CLASSES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+}
+
+
+def class_names(name: str) -> list[str] | None:
+    """The names of a classification dataset's classes, label ``i`` being ``class_names(name)[i]``
+    (``None`` where classes have no names: regression, forecasting, synthetic sets).
+
+    Example:
+        >>> class_names("iris")
+        ['setosa', 'versicolor', 'virginica']
+    """
+    entry = DATASETS.get(name)
+    if entry.name in bundled.DESCRIPTIONS:
+        return bundled.class_names(entry.name)
+    names = _IMAGE_CLASSES.get(entry.name)
+    return list(names) if names is not None else None
+
+
 def available(path: str | os.PathLike[str] | None = None) -> list[DatasetInfo]:
     """Every dataset :func:`load` knows, sorted by name.
 

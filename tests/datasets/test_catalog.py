@@ -95,3 +95,15 @@ def test_import_nnkit_does_not_load_datasets_and_datasets_do_not_load_sklearn_or
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False", "False"]
+
+
+def test_class_names_are_scikit_learns_target_names():
+    import sklearn.datasets
+
+    from nnkit.datasets import class_names
+
+    for name in ("iris", "wine", "breast_cancer", "digits"):
+        assert class_names(name) == list(map(str, getattr(sklearn.datasets, f"load_{name}")().target_names))
+    assert class_names("breast-cancer")[0] == "malignant"
+    assert class_names("diabetes") is None and class_names("moons") is None
+    assert class_names("cifar10")[3] == "cat" and len(class_names("fashion_mnist")) == 10
