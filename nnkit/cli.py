@@ -27,7 +27,22 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so ``main`` prints one line and returns 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
+        raise UsageError(f"{_suggest(self, message)} (see '{self.prog} --help')")
+
+
+def _suggest(parser: argparse.ArgumentParser, message: str) -> str:
+    """argparse's ``invalid choice: 'trian'`` message with a did-you-mean for a misspelled command."""
+    import re
+
+    from nnkit.registry import closest
+
+    match = re.search(r"invalid choice: '([^']*)'", message)
+    commands = [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices]
+    hint = closest(match.group(1), commands) if match and commands else None
+    if hint is None:
+        return message
+    return message.replace(match.group(0), f"{match.group(0)}. Did you mean '{hint}'?", 1)
 
 
 # -- commands ------------------------------------------------------------------------------------------

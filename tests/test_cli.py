@@ -81,7 +81,8 @@ def test_debug_shows_the_traceback(config, capsys, argv):
 
 @pytest.mark.parametrize(("argv", "message"), [
     ([], "the following arguments are required: COMMAND"),
-    (["trian"], "invalid choice: 'trian'"),
+    (["trian"], "invalid choice: 'trian'. Did you mean 'train'?"),
+    (["serch", "c.yaml"], "invalid choice: 'serch'. Did you mean 'search'?"),
     (["train"], "the following arguments are required: CONFIG"),
     (["predict", "m.nnkit", "x.csv"], "the following arguments are required: --output"),
     (["search", "c.yaml", "--top", "0"], "expected a positive integer, got '0'"),
@@ -218,3 +219,76 @@ def test_importing_the_cli_does_not_load_scikit_learn_or_matplotlib():
     code = "import sys, nnkit.cli; print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_broken_model_file_is_named_once(tmp_path, capsys):
+    (tmp_path / "trunc.nnkit").write_bytes(b"\x00" * 100)
+    path = str(tmp_path / "trunc.nnkit")
+    assert main(["evaluate", path, "--data", "iris"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.count("trunc.nnkit") == 1 and "is not a readable nnkit" in line
+
+
+def test_data_file_messages_speak_command_line(trained, tmp_path, capsys):
+    folder, _ = trained
+    x, y = datasets.load("iris")
+    names = np.array(datasets.class_names("iris"))[y]
+    with open(tmp_path / "named.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["a", "b", "c", "d", "species"], *([*map(float, r), n] for r, n in zip(x, names))])
+    assert main(["evaluate", str(folder / "model.nnkit"), "--data", str(tmp_path / "named.csv")]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "pass --target species if it is the label column" in line and "target=" not in line
+    assert main(["predict", str(folder / "model.nnkit"), str(tmp_path / "named.csv"), "--output",
+                 str(tmp_path / "p.csv"), "--target", "7"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--target 7 is out of range" in line and "target=" not in line
+
+
+def test_search_without_a_search_section_names_the_file(config, capsys):
+    assert main(["search", config]) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(f"nnkit: error: {config}: search: this config has no "
+                                                              "search section")
+
+
+def test_an_alias_bomb_fails_at_once(tmp_path, capsys):
+    levels = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 8)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(levels))
+    assert main(["summary", str(tmp_path / "bomb.yaml")]) == 2
+    assert "the config expands to more than 100000 values (YAML aliases?)" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_run_folder_works_from_anywhere_with_a_relative_data_path(tmp_path, monkeypatch, capsys):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    x, y = datasets.load("iris")
+    with open(project / "iris.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["a", "b", "c", "d", "species"], *([*map(float, r), int(c)] for r, c in zip(x, y))])
+    (project / "exp.yaml").write_text(yaml.safe_dump(iris(data={"dataset": None, "path": "iris.csv",
+                                                                "target": "species"})))
+    monkeypatch.chdir(elsewhere)
+    assert main(["train", "../project/exp.yaml", "--output", "run", *QUICK]) == 0
+    assert yaml.safe_load((elsewhere / "run" / "config.yaml").read_text())["data"]["path"] == str(project / "iris.csv")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["evaluate", "elsewhere/run/model.nnkit"]) == 0  # the test split, rebuilt from config.yaml
+    metrics = json.loads((elsewhere / "run" / "metrics.json").read_text())
+    out = capsys.readouterr().out
+    assert "(24 samples)" in out
+    assert float(out.split("accuracy")[1].split()[0]) == pytest.approx(metrics["accuracy"], rel=1e-3)
+    assert main(["train", "elsewhere/run/config.yaml", "--output", "again", "--quiet"]) == 0
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text()) == pytest.approx(metrics, rel=1e-5)
+
+
+def test_the_error_examples_of_the_configs_readme_are_real(capsys, monkeypatch):
+    with open(os.path.join(CONFIGS, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    monkeypatch.chdir(os.path.dirname(os.path.abspath(CONFIGS)))  # the examples run from the repository root
+    shown = [line for line in readme.splitlines() if line.startswith("nnkit: error: configs/iris_mlp.yaml")]
+    overrides = ["fit.epocs=3", "model.layers[0].units=-3", "model.layers[1].units=4"]
+    assert len(shown) == len(overrides)
+    for line, override in zip(shown, overrides):
+        assert main(["summary", "configs/iris_mlp.yaml", "--set", override]) == 2
+        actual = one_error_line(capsys.readouterr().err)
+        assert actual.startswith(line.removesuffix("...").rstrip()), (line, actual)

@@ -12,7 +12,8 @@ The config format is documented in ``configs/README.md``. Every problem found be
 path of the bad field, e.g. ``model.layers[2].units: expected a positive integer, got -3.``
 """
 
-from nnkit.runs.building import Run, RunData, build_model, open_run, prepare
+from nnkit.runs.building import Run, build_model, open_run, prepare
+from nnkit.runs.data import RunData
 from nnkit.runs.loading import (
     apply_overrides,
     get_path,

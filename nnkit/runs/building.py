@@ -1,4 +1,4 @@
-"""A validated config -> arrays, a built and compiled model, callbacks and fit arguments.
+"""A validated config -> its data, a built and compiled model, callbacks and fit arguments.
 
 :func:`prepare` finishes validation: it loads the data, builds every layer for the data's shape (on
 PyTorch's ``meta`` device first, so a model too large for memory is refused before anything is allocated),
@@ -9,55 +9,22 @@ metric that cannot read the outputs is reported before training starts.
 from __future__ import annotations
 
 import copy
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from nnkit.errors import ConfigError, DataError, NnkitError
+from nnkit.errors import ConfigError, NnkitError
 from nnkit.runs import specs
+from nnkit.runs.data import PREPROCESSING, RunData, load_arrays, preprocessing_layers, resolve_data_path, split_data
 from nnkit.runs.loading import apply_overrides
 from nnkit.runs.schema import validate_config
 
 #: Largest model a config may build (weights and buffers); 250 million floats is 1 GB.
 MAX_PARAMETERS = 250_000_000
 
-#: Names of the preprocessing layers put in front of the config's layers.
-PREPROCESSING = {"reshape": "input_reshape", "rescale": "input_rescaling", "standardize": "input_normalization"}
-
-_BINARY_LOSSES = ("BinaryCrossentropy", "Hinge", "SquaredHinge")
-_SPARSE_LOSSES = ("SparseCategoricalCrossentropy",)
-
-
-@dataclass
-class RunData:
-    """The arrays of a run after the train/test split.
-
-    Attributes:
-        x_train, x_test: Inputs as loaded (preprocessing happens inside the model).
-        labels_train, labels_test: Class ids (classification) or targets ``(n, outputs)`` (regression).
-        y_train, y_test: What the model trains on: ids, one-hot rows or a 0/1 column, as the loss needs.
-        classes: Class names in id order (JSON-ready), ``None`` for regression.
-    """
-
-    x_train: np.ndarray
-    x_test: np.ndarray
-    labels_train: np.ndarray
-    labels_test: np.ndarray
-    y_train: np.ndarray
-    y_test: np.ndarray
-    classes: list[Any] | None
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """Shape of one sample."""
-        return tuple(self.x_train.shape[1:])
-
-    def __repr__(self) -> str:
-        classes = f", classes={self.classes!r:.80}" if self.classes is not None else ""
-        return (f"RunData(train={len(self.x_train)}, test={len(self.x_test)}, input_shape={self.input_shape}, "
-                f"y_shape={tuple(self.y_train.shape[1:])}{classes})")
+#: The layer arguments that declare the input shape, Keras-style.
+SHAPE_ARGUMENTS = ("input_shape", "input_dim", "batch_input_shape")
 
 
 @dataclass
@@ -115,138 +82,45 @@ def class_weights(value: Any, classes: list[Any] | None) -> Any:
     return weights
 
 
-# -- data ---------------------------------------------------------------------------------------------
-def load_arrays(data: dict[str, Any], base_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` from ``data.dataset`` (with ``data.options``) or ``data.path`` (with ``data.target``).
-
-    Raises:
-        ConfigError: the dataset or an option is unknown or unusable; DataError: the data cannot be used.
-    """
-    from nnkit import datasets
-
-    where = ("data.options" if data["options"] else "data.dataset") if data["dataset"] is not None else "data.path"
-    try:
-        if data["dataset"] is not None:
-            x, y = datasets.load(data["dataset"], **data["options"])
-        else:
-            if data["options"]:
-                raise ConfigError("data.options: options belong to a named `dataset`; a file (`path`) takes only "
-                                  "`target`. Remove data.options.")
-            path = data["path"]
-            if base_dir and not os.path.isabs(path) and not os.path.exists(path):
-                path = os.path.join(base_dir, path)  # relative to the config file
-            x, y = datasets.load_file(path, target=data["target"])
-    except NnkitError as exc:
-        raise type(exc)(f"{where}: {exc}") from exc
-    except FileNotFoundError as exc:
-        raise DataError(f"{where}: {exc}") from exc
-    except Exception as exc:  # a loader fed odd options: the config is what is wrong
-        raise ConfigError(f"data.options: loading {data['dataset'] or data['path']!r} failed: "
-                          f"{type(exc).__name__}: {exc}") from exc
-    if y is None:
-        raise ConfigError(f"data.target: {data['path']!r} holds no targets; name the label column with "
-                          "data.target (a .csv header name or index), or store `y` in the .npz file.")
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim < 2 or len(x) != len(y):
-        raise DataError(f"{where}: expected X of shape (n_samples, ...) and one target per sample; received X of "
-                        f"shape {x.shape} and y of shape {y.shape}.")
-    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-        raise DataError(f"{where}: the inputs must be finite numbers; they hold "
-                        f"{'NaN or infinite values' if np.issubdtype(x.dtype, np.number) else x.dtype}.")
-    return x, y
-
-
-def _encode(y: np.ndarray, task: str, loss: Any) -> tuple[np.ndarray, list[Any] | None]:
-    """Labels -> class ids with the class names, or targets -> float32 ``(n, outputs)``."""
-    if task == "regression":
-        if not np.issubdtype(y.dtype, np.number):
-            raise DataError(f"data: a regression needs numeric targets, but they are {y.dtype}. Use a classification "
-                            "loss (e.g. sparse_categorical_crossentropy) or set task: classification.")
-        y = y.astype(np.float32)
-        return (y[:, None] if y.ndim == 1 else y.reshape(len(y), -1)), None
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise DataError(f"data: a classifier needs one label per sample, but the targets have shape {y.shape}.")
-    if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y) & (y == np.round(y))):
-        raise DataError("data: the targets are fractional numbers, which are not class labels. Use a regression "
-                        "loss (e.g. mse) or set task: regression.")
-    classes, ids = np.unique(y, return_inverse=True)
-    if len(classes) < 2:
-        raise DataError(f"data: a classifier needs at least two classes; the labels hold only {classes.tolist()}.")
-    names = [c.item() if hasattr(c, "item") else c for c in classes]
-    return ids.astype(np.int64), names
-
-
-def encode_for_loss(ids: np.ndarray, n_classes: int, loss: Any) -> np.ndarray:
-    """Class ids in the encoding ``loss`` trains on."""
-    kind = type(loss).__name__
-    if kind in _SPARSE_LOSSES:
-        return ids
-    if kind in _BINARY_LOSSES:
-        if n_classes != 2:
-            raise ConfigError(f"compile.loss: {kind} needs two classes, but the data has {n_classes}. Use "
-                              "sparse_categorical_crossentropy with a softmax output of one unit per class.")
-        return ids.astype(np.float32)[:, None]
-    return np.eye(n_classes, dtype=np.float32)[ids]
-
-
-def split_data(config: dict[str, Any], x: np.ndarray, y: np.ndarray, loss: Any) -> RunData:
-    """Subsample (``data.limit``), encode the labels and hold out ``data.test_size`` (stratified for
-    classifiers) with ``random_state=seed``."""
-    from sklearn.model_selection import train_test_split
-
-    data, seed, task = config["data"], config["seed"], config["task"]
-    if data["limit"] is not None and data["limit"] < len(x):
-        keep = np.sort(np.random.default_rng(seed).choice(len(x), data["limit"], replace=False))
-        x, y = x[keep], y[keep]
-    labels, classes = _encode(y, task, loss)
-    try:
-        x_train, x_test, l_train, l_test = train_test_split(
-            x, labels, test_size=data["test_size"], random_state=seed, stratify=labels if classes else None)
-    except ValueError as exc:
-        raise DataError(f"data.test_size: cannot hold out {data['test_size']} of {len(x)} samples"
-                        + (" with every class on both sides" if classes else "") + f" ({exc}). Use more samples "
-                        "(raise or remove data.limit) or another test_size.") from None
-    if classes is None:
-        return RunData(x_train, x_test, l_train, l_test, l_train, l_test, None)
-    y_train, y_test = (encode_for_loss(ids, len(classes), loss) for ids in (l_train, l_test))
-    return RunData(x_train, x_test, l_train, l_test, y_train, y_test, classes)
-
-
-def preprocessing_layers(data_config: dict[str, Any], x_train: np.ndarray) -> list[Any]:
-    """``Reshape``, ``Rescaling`` and an adapted ``Normalization`` as ``data`` asks, in that order, so a saved
-    model takes the raw inputs (flat CSV rows too)."""
-    from nnkit.layers import Normalization, Rescaling, Reshape
-
-    layers: list[Any] = []
-    sample = x_train.astype(np.float32)
-    if data_config["reshape"] is not None:
-        target = data_config["reshape"]
-        layers.append(specs.construct(Reshape, {"target_shape": tuple(target), "name": PREPROCESSING["reshape"]},
-                                      "data.reshape", "Reshape"))
-        try:
-            sample = sample.reshape(len(sample), *target)
-        except ValueError:
-            raise ConfigError(f"data.reshape: cannot reshape samples of shape {x_train.shape[1:]} "
-                              f"({int(np.prod(x_train.shape[1:]))} values) to {target}.") from None
-    if data_config["rescale"] is not None:
-        layers.append(Rescaling(data_config["rescale"], name=PREPROCESSING["rescale"]))
-        sample = sample * np.float32(data_config["rescale"])
-    if data_config["standardize"]:
-        norm = Normalization(axis=-1, name=PREPROCESSING["standardize"])
-        norm.adapt(sample)
-        layers.append(norm)
-    return layers
-
-
 # -- model ---------------------------------------------------------------------------------------------
+def _entry(i: int, n_pre: int, config: dict[str, Any]) -> Any:
+    return config["model"]["layers"][i - n_pre] if i >= n_pre else None
+
+
 def _where(i: int, n_pre: int, config: dict[str, Any]) -> str:
     if i < n_pre:
         return "data (preprocessing)"
-    entry = config["model"]["layers"][i - n_pre]
+    entry = _entry(i, n_pre, config)
     kind = entry if isinstance(entry, str) else entry.get("type", entry.get("class_name"))
     return f"model.layers[{i - n_pre}] ({kind})"
+
+
+def _layer_error(i: int, n_pre: int, config: dict[str, Any], exc: BaseException) -> ConfigError:
+    """A build error at the layer's path, or at its argument when the message names one of the config's."""
+    entry = _entry(i, n_pre, config)
+    if not isinstance(entry, dict):
+        return ConfigError(f"{_where(i, n_pre, config)}: {_message(exc)}")
+    kind = entry.get("type", entry.get("class_name"))
+    return ConfigError(specs.located(f"model.layers[{i - n_pre}]", str(kind), _message(exc), entry))
+
+
+def _check_declared_shape(layer: Any, shape: tuple[int, ...], i: int, n_pre: int, input_shape: tuple[int, ...],
+                          config: dict[str, Any]) -> None:
+    """A layer's ``input_shape`` (``input_dim``, ``batch_input_shape``) must be the shape it receives."""
+    declared = getattr(layer, "declared_input_shape", None)
+    entry = _entry(i, n_pre, config)
+    if declared is None or tuple(declared) == tuple(shape) or not isinstance(entry, dict):
+        return
+    key = next((k for k in SHAPE_ARGUMENTS if entry.get(k) is not None), "input_shape")
+    where = f"model.layers[{i - n_pre}].{key}"
+    if i > n_pre:
+        what = f"the shape this layer receives from model.layers[{i - n_pre - 1}], {shape}"
+    elif tuple(shape) == tuple(input_shape):
+        what = f"the data's sample shape {shape}"
+    else:
+        what = f"the shape this layer receives, {shape} (the data's samples of shape {input_shape} after data.reshape)"
+    raise ConfigError(f"{where}: {json.dumps(entry[key])} does not match {what}. Remove {key}: the input shape "
+                      "comes from the data.")
 
 
 def _attach_all(layers: list[Any], input_shape: tuple[int, ...], n_pre: int, config: dict[str, Any]) -> int:
@@ -255,10 +129,11 @@ def _attach_all(layers: list[Any], input_shape: tuple[int, ...], n_pre: int, con
 
     shape, total = input_shape, 0
     for i, layer in enumerate(layers):
+        _check_declared_shape(layer, shape, i, n_pre, input_shape, config)
         try:
             shape = layer.attach(shape)
         except Exception as exc:
-            raise ConfigError(f"{_where(i, n_pre, config)}: {_message(exc)}") from exc
+            raise _layer_error(i, n_pre, config, exc) from exc
         module = layer.module
         total += sum(t.numel() for t in (*module.parameters(), *module.buffers()) if isinstance(t, torch.Tensor))
     return total
@@ -346,7 +221,8 @@ def prepare(config: dict[str, Any], source: str | None = None, *, validated: boo
         validated: ``config`` already went through :func:`~nnkit.runs.schema.validate_config`.
 
     Returns:
-        A :class:`Run` ready for :func:`nnkit.runs.train` or :func:`nnkit.runs.search`.
+        A :class:`Run` ready for :func:`nnkit.runs.train` or :func:`nnkit.runs.search`. Its config holds
+        ``data.path`` as an absolute path, so the run folder's ``config.yaml`` works from anywhere.
 
     Raises:
         ConfigError, DataError: the first problem, with its config path.
@@ -356,10 +232,13 @@ def prepare(config: dict[str, Any], source: str | None = None, *, validated: boo
     if not validated:
         stem = os.path.splitext(os.path.basename(source))[0] if source else "model"
         config = validate_config(config, default_name=stem)
-    base_dir = os.path.dirname(os.path.abspath(source)) if source else None
-    x, y = load_arrays(config["data"], base_dir)
+    if config["data"]["path"] is not None:
+        base_dir = os.path.dirname(os.path.abspath(source)) if source else None
+        config = {**config, "data": {**config["data"], "path": resolve_data_path(config["data"]["path"], base_dir)}}
+    x, y = load_arrays(config["data"])
     loss = specs.make_loss(copy.deepcopy(config["compile"]["loss"]))
     data = split_data(config, x, y, loss)
+    class_weights(config["fit"]["class_weight"], data.classes)
     preprocessing = preprocessing_layers(config["data"], data.x_train)
     set_random_seed(config["seed"])
     model = build_model(config, data.input_shape, preprocessing)

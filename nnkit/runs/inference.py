@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nnkit.errors import ConfigError, DataError, NnkitError
+from nnkit.runs.data import target_option
 from nnkit.runs.outputs import CONFIG_FILE, plain, read_classes, write_table
 from nnkit.runs.training import class_ids, evaluate_split
 from nnkit.utils.atomic import atomic_write
@@ -30,7 +32,13 @@ def load_saved_model(path: str) -> Any:
     try:
         return load_model(path)
     except NnkitError as exc:
-        raise type(exc)(f"{path}: {exc}") from exc
+        raise type(exc)(about(path, str(exc))) from exc
+
+
+def about(path: str, message: str) -> str:
+    """``'<path>: <message>'``, or the message alone when it already names the file."""
+    names = {path, str(Path(path)), os.path.abspath(path)}
+    return message if any(name in message for name in names) else f"{path}: {message}"
 
 
 def is_classifier(model: Any) -> bool:
@@ -53,13 +61,13 @@ def read_inputs(path: str, target: str | int | None = None) -> tuple[np.ndarray,
         return datasets.load_file(path, target=target)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from exc
-    except NnkitError as exc:
-        raise type(exc)(f"{path}: {exc}") from exc
+    except NnkitError as exc:  # the loader speaks Python (target='species'); the user typed --target species
+        raise type(exc)(about(path, target_option(str(exc), "--target"))) from exc
 
 
 def _targets_for(model: Any, y: np.ndarray, classes: list[Any] | None) -> np.ndarray:
     """Labels as the model's loss wants them, using the run's class names when there are any."""
-    from nnkit.runs.building import encode_for_loss
+    from nnkit.runs.data import encode_for_loss
 
     if not is_classifier(model):
         y = np.asarray(y, dtype=np.float32)
@@ -97,7 +105,7 @@ def evaluation_data(model_path: str, data: str | None = None, target: str | int 
         if not os.path.isfile(config_path):
             raise ConfigError(f"No --data given and no {CONFIG_FILE} next to {model_path!r} to rebuild the test split "
                               "from. Pass --data with a dataset name or a .csv/.npy/.npz file.")
-        from nnkit.runs.building import load_arrays, split_data
+        from nnkit.runs.data import load_arrays, split_data
         from nnkit.runs.schema import load_config
         from nnkit.runs.specs import make_loss
 
@@ -154,7 +162,7 @@ def predict_file(model_path: str, input_path: str, output_path: str, classes: bo
     try:
         outputs = model.predict(x, batch_size=batch_size, verbose=0)
     except NnkitError as exc:
-        raise type(exc)(f"{input_path}: {exc}") from exc
+        raise type(exc)(about(input_path, str(exc))) from exc
     names = read_classes(model_path)
     if classes:
         if not is_classifier(model):

@@ -28,6 +28,18 @@ MAX_DEPTH = 64
 #: Largest config file read; real configs are a few kilobytes.
 MAX_BYTES = 10 * 2**20
 
+#: Most values a config may hold once YAML aliases are expanded; real configs hold a few hundred. A
+#: "billion laughs" document of a few hundred bytes expands to billions of values.
+MAX_VALUES = 100_000
+
+#: ``compile.optimizer`` when a config gives none (Keras's ``compile`` default is rmsprop; runs use adam).
+DEFAULT_OPTIMIZER = "adam"
+
+#: Layer arguments that hold an object entry (a name or ``{type: ..., <argument>: ...}``).
+OBJECT_ARGUMENT_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
+#: Layer arguments that hold another layer entry (Bidirectional, TimeDistributed).
+NESTED_LAYER_ARGS = ("layer", "backward_layer")
+
 _KEY = r"[A-Za-z_][A-Za-z0-9_\-]*"
 _TOKEN = re.compile(rf"\.?({_KEY})|\[(-?\d+)\]")
 
@@ -125,8 +137,29 @@ def get_path(config: Any, path: str | list[PathPart]) -> Any:
     return node
 
 
+def is_entry_path(parts: list[PathPart]) -> bool:
+    """Whether ``parts`` names an entry written as a name or ``{type: <name>, ...}``: the optimizer, the loss,
+    a metric, a callback, a layer (nested ones too) or a layer's initializer, regularizer or constraint."""
+    if parts in (["compile", "optimizer"], ["compile", "loss"]):
+        return True
+    if len(parts) < 3 or not isinstance(parts[2], int):
+        return False
+    if parts[:2] in (["compile", "metrics"], ["fit", "callbacks"]):
+        return len(parts) == 3
+    if parts[:2] != ["model", "layers"]:
+        return False
+    rest = parts[3:]
+    while rest and rest[0] in NESTED_LAYER_ARGS:
+        rest = rest[1:]
+    return not rest or (len(rest) == 1 and isinstance(rest[0], str) and rest[0].endswith(OBJECT_ARGUMENT_SUFFIXES))
+
+
 def set_path(config: dict[str, Any], path: str | list[PathPart], value: Any) -> None:
     """Set the value at ``path``, creating missing mappings along the way (list indices must exist).
+
+    An entry given by name becomes ``{type: <name>}`` when the path goes inside it, so
+    ``compile.optimizer.learning_rate=0.1`` works on ``optimizer: adam`` (and on a config without an
+    optimizer, which gets ``{type: adam}``, the default).
 
     Raises:
         ConfigError: the path crosses a value that is not a mapping or list, or an index is out of range.
@@ -148,10 +181,14 @@ def set_path(config: dict[str, Any], path: str | list[PathPart], value: Any) -> 
                               f"{_describe(node)}, not a mapping, so it has no key {part!r}.")
         if last:
             node[part] = value
-        else:
-            if isinstance(node, dict) and (part not in node or node[part] is None):
-                node[part] = [] if isinstance(parts[depth + 1], int) else {}
-            node = node[part]
+            return
+        inside = isinstance(parts[depth + 1], str) and is_entry_path([*parts[:depth], part])
+        if isinstance(node, dict) and (part not in node or node[part] is None):
+            default = DEFAULT_OPTIMIZER if [*parts[:depth], part] == ["compile", "optimizer"] else None
+            node[part] = {"type": default} if default else [] if isinstance(parts[depth + 1], int) else {}
+        elif inside and isinstance(node[part], str) and node[part]:
+            node[part] = {"type": node[part]}
+        node = node[part]
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -247,14 +284,22 @@ def parse_config_text(text: str, source: str = "<config>", json_format: bool = F
 
 
 def check_tree(value: Any, source: str) -> None:
-    """Refuse what a config cannot hold: self-references, absurd depth, dates, binary data, sets.
+    """Refuse what a config cannot hold: self-references, absurd depth or size, dates, binary data, sets.
+
+    The walk stops after :data:`MAX_VALUES` values, so a document whose aliases expand to billions of
+    values ("billion laughs") is refused at once instead of walked.
 
     Raises:
         ConfigError: naming the first offending path.
     """
     stack: list[tuple[Any, list[PathPart], frozenset[int]]] = [(value, [], frozenset())]
+    seen = 0
     while stack:
         node, parts, ancestors = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise ConfigError(f"{source}: the config expands to more than {MAX_VALUES} values (YAML aliases?); "
+                              "a config holds a few hundred. Write the values out instead of repeating aliases.")
         where = format_path(parts) or "the top level"
         if len(parts) > MAX_DEPTH:
             raise ConfigError(f"{source}: {where} is nested more than {MAX_DEPTH} levels deep.")

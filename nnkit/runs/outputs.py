@@ -9,6 +9,7 @@ replaced in one step, so a failed run never leaves a half-written file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import io
@@ -59,12 +60,37 @@ def resolve_run_dir(config: dict[str, Any], source: str | None, override: str | 
                           "or set output.overwrite=true (--set output.overwrite=true).")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ConfigError(f"{where}: {path!r} is a file, not a folder.")
-    existing = os.path.abspath(path)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where}: cannot create the run folder {path!r}: {existing!r} is not a writable folder.")
+    check_writable(path, where)
     return path
+
+
+def check_writable(path: str, where: str) -> None:
+    """Create ``path`` and a file in it, then remove what was created: the run folder is known to work
+    before training starts (permission bits alone do not tell, e.g. for root or under ``/proc``).
+
+    Raises:
+        ConfigError: ``'<where>: cannot create the run folder ...'``.
+    """
+    import tempfile
+
+    created, folder = [], os.path.abspath(path)
+    while not os.path.exists(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise ConfigError(f"{where}: cannot create the run folder {path!r}: {folder!r} is a file, not a folder.")
+    try:
+        for missing in reversed(created):
+            os.mkdir(missing)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot create the run folder {path!r}: {exc.strerror or exc}"
+                          + (f" ({exc.filename})" if exc.filename else "") + ".") from None
+    finally:
+        for folder in created:  # deepest first; nothing stays behind until the run has finished
+            with contextlib.suppress(OSError):  # gone already, or another process put files in it
+                os.rmdir(folder)
 
 
 def _used(path: str) -> bool:
@@ -136,7 +162,7 @@ def write_table(path: str, header: list[str], rows: list[list[Any]]) -> None:
 
 def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], history: dict[str, list[Any]],
                      metrics: dict[str, float], classes: list[Any] | None, y_true: np.ndarray | None = None,
-                     y_pred: np.ndarray | None = None) -> list[str]:
+                     y_pred: np.ndarray | None = None, labels: list[str] | None = None) -> list[str]:
     """Write the files of a finished run; returns their paths.
 
     Args:
@@ -147,6 +173,8 @@ def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], histor
         metrics: Test metrics (``metrics.json``).
         classes: Class names (``classes.json``) or ``None`` for a regression.
         y_true, y_pred: Test class ids and predicted ids, for ``confusion_matrix.png``.
+        labels: How to show each class in ``confusion_matrix.png`` (e.g. iris's ``setosa``); the classes by
+            default.
     """
     from nnkit.utils.plotting import plot_confusion_matrix, plot_history, save_figure
 
@@ -166,7 +194,7 @@ def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], histor
     if classes is not None:
         write_json(path(CLASSES_FILE), classes)
         if y_true is not None and y_pred is not None:
-            names = [str(c) for c in classes]
+            names = list(labels) if labels is not None else [str(c) for c in classes]
             figure = plot_confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=names)
             figures.append((figure, CONFUSION_PLOT))
     import matplotlib.pyplot as plt

@@ -31,7 +31,7 @@ from nnkit.runs.checks import (
     received,
     text,
 )
-from nnkit.runs.loading import apply_overrides, format_path, parse_path
+from nnkit.runs.loading import DEFAULT_OPTIMIZER, apply_overrides, format_path, parse_path
 
 TASKS = ("classification", "regression")
 SEARCH_METHODS = ("grid", "random")
@@ -136,8 +136,9 @@ def _model(config: dict[str, Any], default_name: str) -> dict[str, Any]:
 
 
 def _metrics(value: Any, where: str) -> list[Any]:
-    if isinstance(value, (str, dict)):
-        value = [value]
+    if isinstance(value, (str, dict)):  # one metric, not in a list: its path is the setting itself
+        specs.make_metric(copy.deepcopy(value), where)
+        return [value]
     if not isinstance(value, list):
         raise ConfigError(f"{where}: expected a list of metric names, e.g. [accuracy], got {received(value)}.")
     for i, entry in enumerate(value):
@@ -147,7 +148,7 @@ def _metrics(value: Any, where: str) -> list[Any]:
 
 def _compile(config: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, tuple[Checker, Any]] = {
-        "optimizer": (lambda v, w: (specs.make_optimizer(copy.deepcopy(v), w), v)[1], "adam"),
+        "optimizer": (lambda v, w: (specs.make_optimizer(copy.deepcopy(v), w), v)[1], DEFAULT_OPTIMIZER),
         "loss": (lambda v, w: (specs.make_loss(copy.deepcopy(v), w), v)[1], None),
         "metrics": (_metrics, []),
     }
@@ -230,6 +231,9 @@ def _search_values(value: Any, where: str, method: str) -> list[Any]:
         dist = _distribution(value, where)
         high = dist["high"] - 1 if dist["distribution"] == "randint" else dist["high"]
         return [dist["low"], high]
+    if isinstance(value, dict) and "distribution" in value:
+        raise ConfigError(f"{where}: a distribution needs `method: random` (search.method is {method}); give a "
+                          "list of values to try for a grid search, or set search.method: random.")
     if not isinstance(value, list) or not value:
         extra = " or a distribution {distribution: loguniform, low: ..., high: ...}" if method == "random" else ""
         raise ConfigError(f"{where}: expected a non-empty list of values{extra}, got {received(value)}.")

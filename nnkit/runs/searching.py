@@ -23,9 +23,9 @@ import numpy as np
 from nnkit.errors import ConfigError
 from nnkit.runs.building import Run, build_model
 from nnkit.runs.loading import apply_overrides, format_path, parse_path
-from nnkit.runs.outputs import CV_RESULTS, resolve_run_dir, write_table
+from nnkit.runs.outputs import CV_RESULTS, write_table
 from nnkit.runs.schema import validate_config
-from nnkit.runs.training import TrainResult, check_finite, evaluate_split, finish
+from nnkit.runs.training import TrainResult, check_finite, evaluate_split, finish, run_folder
 
 #: ``fit.<key>`` paths that are parameters of the scikit-learn estimator itself.
 ESTIMATOR_FIT_PARAMS = ("epochs", "batch_size", "validation_split", "shuffle", "class_weight")
@@ -136,7 +136,11 @@ def search(run: Run, output_dir: str | None = None) -> SearchResult:
     """
     from nnkit.utils import set_random_seed
 
-    run_dir = resolve_run_dir(run.config, run.source, output_dir)
+    if run.config.get("search") is None:
+        message = ("search: this config has no search section; add one, e.g. search: {method: grid, params: "
+                   "{model.layers[0].units: [8, 16]}}, or use `nnkit train`.")
+        raise ConfigError(f"{run.source}: {message}" if run.source else message)
+    run_dir = run_folder(run, output_dir)
     searcher, names = make_search(run, run_dir)
     set_random_seed(run.config["seed"])
     targets = run.data.labels_train

@@ -1,7 +1,8 @@
 """Config entries -> nnkit objects: layers, optimizers, losses, metrics and callbacks, with path errors.
 
 An entry is a registered name (``adam``, ``Flatten``) or a mapping ``{type: <name>, <argument>: <value>,
-...}``; Keras's ``{class_name: ..., config: {...}}`` form is accepted too. Argument names are checked
+...}``; Keras's ``{class_name: ..., config: {...}}`` form is accepted too. A layer's initializers, regularizers and
+constraints are entries too (``kernel_regularizer: {type: l2, l2: 0.01}``). Argument names are checked
 against the constructor's signature before anything is built, and every error starts with the config
 path of the entry (``model.layers[2].units: expected a positive integer, got -3``).
 """
@@ -10,15 +11,22 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 from nnkit.errors import ConfigError, NnkitError
 from nnkit.registry import Registry, closest
 from nnkit.runs.checks import check_value, is_number, received
+from nnkit.runs.loading import NESTED_LAYER_ARGS, OBJECT_ARGUMENT_SUFFIXES
 
 #: Callback arguments naming files or folders; relative ones are placed in the run folder.
 FILE_ARGUMENTS = ("filepath", "filename", "log_dir", "backup_dir")
+
+#: Layer arguments ending in these hold initializers, regularizers or constraints: (kind, example).
+OBJECT_KINDS = {"_initializer": ("initializer", "{type: he_normal, seed: 1}"),
+                "_regularizer": ("regularizer", "{type: l2, l2: 0.01}"),
+                "_constraint": ("constraint", "{type: max_norm, max_value: 2}")}
 
 
 def _a(word: str) -> str:
@@ -58,12 +66,21 @@ def split_entry(entry: Any, where: str, kind: str, example: str) -> tuple[str, d
     return name, args
 
 
+def name_path(entry: Any, where: str) -> str:
+    """The path of an entry's name: the entry itself when it is just a name, else its ``type`` (or
+    ``class_name``) key: ``compile.loss`` for ``loss: mse``, ``compile.loss.type`` for ``{type: mse}``."""
+    if not isinstance(entry, dict):
+        return where
+    return f"{where}.class_name" if "class_name" in entry and "type" not in entry else f"{where}.type"
+
+
 def lookup(registry: Registry, name: str, where: str) -> Any:
-    """``registry.get(name)`` with the config path in front of its did-you-mean message."""
+    """``registry.get(name)`` with ``where`` (the path of the name, see :func:`name_path`) in front of its
+    did-you-mean message."""
     try:
         return registry.get(name)
     except ConfigError as exc:
-        raise ConfigError(f"{where}.type: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def accepted_arguments(target: Callable[..., Any], extra: tuple[str, ...] = ()) -> tuple[dict[str, Any], bool]:
@@ -108,23 +125,42 @@ def check_arguments(target: Callable[..., Any], args: dict[str, Any], where: str
                           "...}.")
 
 
+def named_argument(message: str, names: Any) -> str | None:
+    """The argument among ``names`` an error message is about: the first one it quotes as `` `name` `` or
+    shows as ``Received: name=`` / ``got name=`` / ``has name=``; ``None`` when it names none of them."""
+    found = []
+    for name in names:
+        if not isinstance(name, str) or not name:
+            continue
+        key = re.escape(name)
+        match = re.search(rf"`{key}`|(?:Received: |got |has ){key}=", message)
+        if match:
+            found.append((match.start(), name))
+    return min(found)[1] if found else None
+
+
+def located(where: str, owner: str, message: str, names: Any) -> str:
+    """``'<where>.<argument>: <message>'`` when the message names one of the entry's arguments, else
+    ``'<where> (<owner>): <message>'``."""
+    key = named_argument(message, names)
+    return f"{where}.{key}: {message}" if key else f"{where} ({owner}): {message}"
+
+
 def construct(factory: Callable[..., Any], args: dict[str, Any], where: str, owner: str) -> Any:
-    """``factory(**args)``, turning any failure into a ``ConfigError`` that names the entry.
+    """``factory(**args)``, turning any failure into a ``ConfigError`` that names the entry (and the
+    argument, when the message names one: ``model.layers[0].padding: Conv2D expects `padding` ...``).
 
     A constructor fed from a config can only fail because of the config, so every exception is
     reported as a config error (the original stays chained for ``--debug``).
     """
     try:
         return factory(**args)
-    except NnkitError as exc:
-        raise ConfigError(f"{where} ({owner}): {exc}") from exc
     except Exception as exc:
-        raise ConfigError(f"{where} ({owner}): {type(exc).__name__}: {exc}") from exc
+        message = str(exc) if isinstance(exc, NnkitError) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError(located(where, owner, message, args)) from exc
 
 
 # -- layers ------------------------------------------------------------------------------------------
-#: Layer arguments that hold another layer (Bidirectional, TimeDistributed).
-NESTED_LAYER_ARGS = ("layer", "backward_layer")
 
 
 class LayerNames:
@@ -174,14 +210,52 @@ def make_layer(entry: Any, where: str, names: LayerNames | None = None) -> Any:
 
     names = names if names is not None else LayerNames()
     name, args = split_entry(entry, where, "layer", "{type: Dense, units: 16}")
-    cls = lookup(LAYERS, name, where)
+    cls = lookup(LAYERS, name, name_path(entry, where))
     check_arguments(cls.__init__, args, where, cls.__name__, extra=LayerSpec._BASE_ARGS, skip=NESTED_LAYER_ARGS)
+    _check_dtype(args.get("dtype"), f"{where}.dtype")
+    for key, value in args.items():
+        if key.endswith(OBJECT_ARGUMENT_SUFFIXES):
+            args[key] = make_object(value, f"{where}.{key}", key[key.rindex("_"):])
     if args.get("name") is None and "name" in accepted_arguments(cls.__init__, LayerSpec._BASE_ARGS)[0]:
         args["name"] = names.next(cls.__name__)
     for key in NESTED_LAYER_ARGS:
         if isinstance(args.get(key), (dict, str)):
             args[key] = make_layer(args[key], f"{where}.{key}", names)
     return construct(cls, args, where, cls.__name__)
+
+
+def _check_dtype(dtype: Any, where: str) -> None:
+    """A layer's ``dtype`` may only repeat the float type every layer uses (``nnkit.config.floatx()``)."""
+    from nnkit import config
+
+    if dtype is not None and dtype != config.floatx():
+        raise ConfigError(f"{where}: nnkit layers compute in the global float type {config.floatx()!r} "
+                          f"(nnkit.config.floatx()), so a layer cannot have its own dtype; got {received(dtype)}. "
+                          f"Remove dtype (or set it to {config.floatx()}).")
+
+
+def make_object(entry: Any, where: str, suffix: str) -> Any:
+    """Check a layer's initializer, regularizer or constraint entry (``suffix`` ``'_initializer'``, ...) and
+    return what the layer's ``get()`` takes: a name as it is, ``{type: l2, l2: 0.01}`` as
+    ``{"class_name": "l2", "config": {"l2": 0.01}}``; ``null`` stays ``None``.
+
+    Raises:
+        ConfigError: an unknown name or argument, or a bad value, at ``where``.
+    """
+    from nnkit import constraints, initializers, regularizers
+
+    if entry is None:
+        return None
+    kind, example = OBJECT_KINDS[suffix]
+    registry = {"initializer": initializers.INITIALIZERS, "regularizer": regularizers.REGULARIZERS,
+                "constraint": constraints.CONSTRAINTS}[kind]
+    name, args = split_entry(entry, where, kind, example)
+    cls = lookup(registry, name, name_path(entry, where))
+    if isinstance(entry, str):
+        return entry
+    check_arguments(cls.__init__, args, where, cls.__name__)
+    construct(cls, dict(args), where, cls.__name__)
+    return {"class_name": name, "config": args}
 
 
 # -- compile -----------------------------------------------------------------------------------------
@@ -192,13 +266,13 @@ def make_optimizer(entry: Any, where: str = "compile.optimizer") -> Any:
     from nnkit.optimizers.schedules import SCHEDULES
 
     name, args = split_entry(entry, where, "optimizer", "{type: adam, learning_rate: 0.001}")
-    cls = lookup(OPTIMIZERS, name, where)
+    cls = lookup(OPTIMIZERS, name, name_path(entry, where))
     check_arguments(cls.__init__, args, where, cls.__name__, extra=("lr",))
     rate = args.get("learning_rate")
     if isinstance(rate, dict):
         sched_name, sched_args = split_entry(rate, f"{where}.learning_rate", "learning rate schedule",
                                              "{type: ExponentialDecay, initial_learning_rate: 0.01, ...}")
-        schedule = lookup(SCHEDULES, sched_name, f"{where}.learning_rate")
+        schedule = lookup(SCHEDULES, sched_name, name_path(rate, f"{where}.learning_rate"))
         check_arguments(schedule.__init__, sched_args, f"{where}.learning_rate", schedule.__name__)
         args["learning_rate"] = construct(schedule, sched_args, f"{where}.learning_rate", schedule.__name__)
     elif "learning_rate" in args and not (is_number(rate) and rate >= 0):
@@ -211,7 +285,7 @@ def make_loss(entry: Any, where: str = "compile.loss") -> Any:
     from nnkit.losses import LOSSES
 
     name, args = split_entry(entry, where, "loss", "{type: categorical_crossentropy, label_smoothing: 0.1}")
-    factory = lookup(LOSSES, name, where)
+    factory = lookup(LOSSES, name, name_path(entry, where))
     check_arguments(factory.__init__ if isinstance(factory, type) else factory, args, where, name)
     return construct(factory, args, where, name)
 
@@ -230,7 +304,7 @@ def make_metric(entry: Any, where: str) -> Any:
                 raise ConfigError(f"{where}: {exc}") from None
         return entry
     name, args = split_entry(entry, where, "metric", "{type: F1Score, average: macro}")
-    factory = lookup(METRICS, name, where)
+    factory = lookup(METRICS, name, name_path(entry, where))
     if not isinstance(factory, type):
         raise ConfigError(f"{where}: the metric {name!r} takes no arguments; write it as a plain name, or use its "
                           "class with arguments, e.g. {type: F1Score, average: macro}.")
@@ -246,10 +320,50 @@ def make_callback(entry: Any, where: str, run_dir: str | None = None) -> Any:
     from nnkit.callbacks import CALLBACKS
 
     name, args = split_entry(entry, where, "callback", "{type: EarlyStopping, monitor: val_loss, patience: 5}")
-    cls = lookup(CALLBACKS, name, where)
+    cls = lookup(CALLBACKS, name, name_path(entry, where))
     check_arguments(cls.__init__, args, where, cls.__name__)
     for key in FILE_ARGUMENTS:
         value = args.get(key)
         if isinstance(value, str) and run_dir is not None and value and not os.path.isabs(value):
             args[key] = os.path.join(run_dir, value)
+    for key in function_arguments(cls.__init__):
+        if key in args:
+            args[key] = registered_function(args[key], f"{where}.{key}")
     return construct(cls, args, where, cls.__name__)
+
+
+def function_arguments(target: Callable[..., Any]) -> list[str]:
+    """The arguments of ``target`` annotated as functions (``LearningRateScheduler``'s ``schedule``, ...)."""
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if "Callable" in str(p.annotation)]
+
+
+def registered_function(value: Any, where: str) -> Any:
+    """A function named in a config: ``my_schedule`` or ``{class_name: __function__, config: my_schedule}``
+    (Keras's saved form) must name a function registered with ``@nnkit.saving.register_serializable()``;
+    a function (from Python) is kept.
+
+    Raises:
+        ConfigError: the name is not registered, or the value is not a name, at ``where``.
+    """
+    from nnkit.saving import get_custom_object
+
+    name = value
+    if isinstance(value, dict) and value.get("class_name") == "__function__":
+        name = value.get("config")
+    if value is None or callable(value):  # no function, or one given from Python
+        return value
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: expected the name of a function registered with "
+                          f"@nnkit.saving.register_serializable(), got {received(value)}.")
+    found = get_custom_object(name)
+    if callable(found) and not isinstance(found, type):
+        return found
+    raise ConfigError(f"{where}: {name!r} is not a registered function. A config can name a function only if it "
+                      "is decorated with @nnkit.saving.register_serializable() in code imported before the run "
+                      "(nnkit.runs from Python). From the command line, use a schedule on the optimizer instead, "
+                      "e.g. compile.optimizer.learning_rate: {type: ExponentialDecay, initial_learning_rate: 0.01, "
+                      "decay_steps: 100, decay_rate: 0.9}.")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nnkit.errors import NnkitError
+from nnkit.errors import ConfigError, NnkitError
 from nnkit.runs.building import Run
 from nnkit.runs.outputs import resolve_run_dir, write_run_folder
 
@@ -88,7 +88,7 @@ def train(run: Run, output_dir: str | None = None, verbose: int | None = None) -
     """
     from nnkit.utils import set_random_seed
 
-    run_dir = resolve_run_dir(run.config, run.source, output_dir)
+    run_dir = run_folder(run, output_dir)
     arguments = run.fit_arguments()
     if verbose is not None:
         arguments["verbose"] = verbose
@@ -101,6 +101,21 @@ def train(run: Run, output_dir: str | None = None, verbose: int | None = None) -
     return finish(run, run_dir, model, history, metrics)
 
 
+def run_folder(run: Run, output_dir: str | None = None) -> str:
+    """:func:`~nnkit.runs.outputs.resolve_run_dir` for a run; an ``output.dir`` error names the config file,
+    as every config error does.
+
+    Raises:
+        ConfigError: the folder holds files or cannot be created.
+    """
+    try:
+        return resolve_run_dir(run.config, run.source, output_dir)
+    except ConfigError as exc:
+        if run.source is None or output_dir is not None:
+            raise
+        raise ConfigError(f"{run.source}: {exc}") from exc
+
+
 def finish(run: Run, run_dir: str, model: Any, history: dict[str, list[Any]], metrics: dict[str, float],
            config: dict[str, Any] | None = None) -> TrainResult:
     """Write the run folder of a trained model (shared by :func:`train` and searches)."""
@@ -111,5 +126,5 @@ def finish(run: Run, run_dir: str, model: Any, history: dict[str, list[Any]], me
         y_pred = class_ids(outputs, model.loss)
     files = write_run_folder(run_dir, model=model, config=config or run.config, history=history, metrics=metrics,
                              classes=data.classes, y_true=data.labels_test if data.classes is not None else None,
-                             y_pred=y_pred)
+                             y_pred=y_pred, labels=data.class_labels)
     return TrainResult(run_dir, metrics, history, model, files)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
@@ -146,3 +148,104 @@ def test_file_data_errors(tmp_path):
         prepare(iris(data={"dataset": None, "path": str(tmp_path / "x.npy")}))
     with pytest.raises(DataError, match=r"data\.path: "):
         prepare(iris(data={"dataset": None, "path": str(tmp_path / "missing.csv")}))
+
+
+def test_initializers_regularizers_and_constraints_take_the_entry_form():
+    from nnkit import initializers, layers
+
+    config = iris(data={"standardize": False})
+    config["model"]["layers"][0].update({"kernel_initializer": {"type": "he_normal", "seed": 1},
+                                         "kernel_regularizer": {"type": "l2", "l2": 0.01},
+                                         "bias_regularizer": "l1",
+                                         "kernel_constraint": {"type": "max_norm", "max_value": 0.05}})
+    run = prepare(config)
+    dense = run.model.layers[0]
+    reference = layers.Dense(8, kernel_initializer=initializers.HeNormal(seed=1))
+    reference.attach((4,))
+    np.testing.assert_array_equal(dense.get_weights()[0], reference.get_weights()[0])
+    kernel, bias = dense.get_weights()
+    penalties = [float(reg(tensor.detach())) for tensor, reg in dense.regularization_terms()]
+    assert penalties == pytest.approx([0.01 * float((kernel**2).sum()), 0.01 * float(np.abs(bias).sum())], rel=1e-5)
+    run.model.fit(run.data.x_train, run.data.y_train, **run.fit_arguments())
+    norms = np.linalg.norm(dense.get_weights()[0], axis=0)  # Keras's max_norm: per unit, over the inputs
+    assert norms.max() <= 0.05 + 1e-6
+
+
+@pytest.mark.parametrize(("layer_index", "argument", "value", "message"), [
+    (0, "input_shape", [5], "model.layers[0].input_shape: [5] does not match the data's sample shape (4,)."),
+    (0, "input_dim", 5, "model.layers[0].input_dim: 5 does not match the data's sample shape (4,)."),
+    (0, "batch_input_shape", [None, 5], "model.layers[0].batch_input_shape: [null, 5] does not match the data's "
+                                        "sample shape (4,)."),
+    (1, "input_shape", [4], "model.layers[1].input_shape: [4] does not match the shape this layer receives from "
+                            "model.layers[0], (8,)."),
+])
+def test_a_declared_input_shape_must_match_the_data(layer_index, argument, value, message):
+    config = iris()
+    config["model"]["layers"][layer_index][argument] = value
+    with pytest.raises(ConfigError) as info:
+        prepare(config)
+    assert message in str(info.value)
+
+
+def test_a_matching_input_shape_is_accepted_and_reshape_counts():
+    config = iris()
+    config["model"]["layers"][0]["input_shape"] = [4]
+    assert prepare(config).model.output_shape == (None, 3)
+    digits = iris(data={"dataset": "digits", "reshape": [8, 8, 1], "standardize": False, "limit": 100})
+    digits["model"]["layers"] = [{"type": "Conv2D", "filters": 2, "kernel_size": 3, "input_shape": [8, 8, 1]},
+                                 "Flatten", {"type": "Dense", "units": 10, "activation": "softmax"}]
+    assert prepare(digits).model.input_shape == (None, 64)
+    digits["model"]["layers"][0]["input_shape"] = [64]
+    with pytest.raises(ConfigError, match=re.escape("model.layers[0].input_shape: [64] does not match the shape this "
+                                                    "layer receives, (8, 8, 1) (the data's samples of shape (64,) "
+                                                    "after data.reshape).")):
+        prepare(digits)
+
+
+def test_a_layer_dtype_other_than_the_float_type_is_an_error():
+    config = iris()
+    config["model"]["layers"][0]["dtype"] = "float32"
+    assert prepare(config).model.layers[1].get_weights()[0].dtype == np.float32
+    config["model"]["layers"][0]["dtype"] = "float64"
+    with pytest.raises(ConfigError, match=r"model\.layers\[0\]\.dtype: nnkit layers compute in the global float type"):
+        prepare(config)
+
+
+def test_build_errors_point_at_the_argument_they_name():
+    config = iris(data={"dataset": "digits", "reshape": [8, 8, 1], "standardize": False, "limit": 100})
+    config["model"]["layers"] = [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "groups": 2}, "Flatten",
+                                 {"type": "Dense", "units": 10, "activation": "softmax"}]
+    with pytest.raises(ConfigError) as info:
+        prepare(config)
+    assert str(info.value).startswith("model.layers[0].groups: ")
+    config["model"]["layers"][0] = {"type": "Conv2D", "filters": 2, "kernel_size": 3}
+    config["data"]["reshape"] = None  # flat rows: the message names no argument of the entry
+    with pytest.raises(ConfigError) as info:
+        prepare(config)
+    assert str(info.value).startswith("model.layers[0] (Conv2D): ")
+
+
+def test_class_weight_labels_are_checked_before_training(tmp_path):
+    import yaml
+
+    path = tmp_path / "weights.yaml"
+    path.write_text(yaml.safe_dump(iris(fit={"class_weight": {0: 1.0, 7: 2.0}})))
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: fit.class_weight.7: 7 is not a class of the data; the "
+                                                    "classes are 0, 1, 2.")):
+        open_run(str(path))
+
+
+def test_data_path_becomes_absolute_and_class_labels_come_from_the_dataset(tmp_path, monkeypatch):
+    import yaml
+
+    (tmp_path / "data").mkdir()
+    x, y = load_iris(return_X_y=True)
+    np.savez(tmp_path / "data" / "iris.npz", x=x, y=y)
+    (tmp_path / "data" / "exp.yaml").write_text(yaml.safe_dump(iris(data={"dataset": None, "path": "iris.npz"})))
+    monkeypatch.chdir(tmp_path)  # the file sits next to the config, not in the current folder
+    run = open_run("data/exp.yaml")
+    assert run.config["data"]["path"] == str(tmp_path / "data" / "iris.npz")
+    assert run.data.classes == [0, 1, 2] and run.data.class_labels == ["0", "1", "2"]
+    assert prepare(iris()).data.class_labels == ["setosa", "versicolor", "virginica"]
+    assert prepare(iris(data={"dataset": "diabetes"}, compile={"loss": "mse", "metrics": []},
+                        model={"layers": [{"type": "Dense", "units": 1}]})).data.class_labels is None

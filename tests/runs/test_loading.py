@@ -130,3 +130,60 @@ def test_read_config_missing_and_binary_files(tmp_path):
     (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00\x00garbage")
     with pytest.raises(ConfigError, match="UTF-8"):
         read_config(tmp_path / "bin.yaml")
+
+
+def alias_bomb(levels: int) -> str:
+    """A "billion laughs" document: each level lists the previous one nine times, so it expands to 9**levels."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [6, 8])
+def test_an_alias_bomb_is_refused_without_being_expanded(levels):
+    text = alias_bomb(levels)
+    assert len(text) < 700  # 9**8 = 43 million values from a few hundred bytes
+    expected = r"bomb\.yaml: the config expands to more than 100000 values \(YAML aliases\?\)"
+    with pytest.raises(ConfigError, match=expected):
+        parse_config_text(text, "bomb.yaml")
+
+
+def test_aliases_below_the_limit_are_fine():
+    config = parse_config_text(alias_bomb(4), "x.yaml")  # 9**4 = 6561 values
+    assert len(config["l3"]) == 9 and config["l3"][0][0][0] == ["lol"] * 9
+
+
+@pytest.mark.parametrize(("config", "path", "expected"), [
+    ({"compile": {"optimizer": "adam"}}, "compile.optimizer.learning_rate",
+     {"compile": {"optimizer": {"type": "adam", "learning_rate": 0.1}}}),
+    ({"compile": {"loss": "mse"}}, "compile.optimizer.learning_rate",
+     {"compile": {"loss": "mse", "optimizer": {"type": "adam", "learning_rate": 0.1}}}),
+    ({}, "compile.optimizer.learning_rate", {"compile": {"optimizer": {"type": "adam", "learning_rate": 0.1}}}),
+    ({"compile": {"optimizer": None}}, "compile.optimizer.learning_rate",
+     {"compile": {"optimizer": {"type": "adam", "learning_rate": 0.1}}}),
+    ({"compile": {"loss": "huber"}}, "compile.loss.delta", {"compile": {"loss": {"type": "huber", "delta": 0.1}}}),
+    ({"model": {"layers": ["Dropout"]}}, "model.layers[0].rate",
+     {"model": {"layers": [{"type": "Dropout", "rate": 0.1}]}}),
+    ({"model": {"layers": [{"type": "Dense", "kernel_regularizer": "l2"}]}}, "model.layers[0].kernel_regularizer.l2",
+     {"model": {"layers": [{"type": "Dense", "kernel_regularizer": {"type": "l2", "l2": 0.1}}]}}),
+    ({"model": {"layers": [{"type": "Bidirectional", "layer": "LSTM"}]}}, "model.layers[0].layer.dropout",
+     {"model": {"layers": [{"type": "Bidirectional", "layer": {"type": "LSTM", "dropout": 0.1}}]}}),
+    ({"fit": {"callbacks": ["EarlyStopping"]}}, "fit.callbacks[0].patience",
+     {"fit": {"callbacks": [{"type": "EarlyStopping", "patience": 0.1}]}}),
+    ({"compile": {"metrics": ["f1"]}}, "compile.metrics[0].average",
+     {"compile": {"metrics": [{"type": "f1", "average": 0.1}]}}),
+])
+def test_a_setting_inside_an_entry_given_by_name_promotes_the_name(config, path, expected):
+    set_path(config, path, 0.1)
+    assert config == expected
+
+
+def test_only_entries_are_promoted():
+    with pytest.raises(ConfigError, match=r"data\.dataset\.x: data\.dataset is the text 'iris', not a mapping"):
+        set_path({"data": {"dataset": "iris"}}, "data.dataset.x", 1)
+    with pytest.raises(ConfigError, match=r"model\.name\.x: model\.name is the text 'a', not a mapping"):
+        set_path({"model": {"name": "a", "layers": []}}, "model.name.x", 1)
+    with pytest.raises(ConfigError, match=r"model\.layers\[0\]\.units\.x: .* is 3 \(int\), not a mapping"):
+        set_path({"model": {"layers": [{"type": "Dense", "units": 3}]}}, "model.layers[0].units.x", 1)
+    assert apply_overrides({"compile": {"optimizer": "sgd"}}, ["compile.optimizer=adam"]) == {
+        "compile": {"optimizer": "adam"}}

@@ -72,3 +72,48 @@ def test_learning_rate_schedules_nested_layers_and_class_weights():
     model = prepare(config).model
     assert model.output_shape == (None, 1) and model.layers[0].output_shape == (6,)
     assert model.count_params() == 2 * (4 * 3 * (1 + 3) + 2 * 4 * 3) + 7
+
+
+def test_the_run_folder_is_tried_before_training_and_nothing_stays_behind(tmp_path, monkeypatch):
+    config = validate_config(iris(output={"dir": str(tmp_path / "a" / "b" / "run")}))
+    assert resolve_run_dir(config, None) == str(tmp_path / "a" / "b" / "run")
+    assert os.listdir(tmp_path) == []  # created to try it, then removed again
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"output\.dir: cannot create the run folder .*file/run.*is a file, not a "
+                                          "folder"):
+        resolve_run_dir(validate_config(iris(output={"dir": str(tmp_path / "file" / "run")})), None)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no folder can be created")
+def test_an_impossible_run_folder_fails_before_training(tmp_path):
+    import yaml
+
+    from nnkit.runs import open_run
+
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(iris(output={"dir": "/proc/nnkit-run"})))
+    run = open_run(str(path))
+    fitted = []
+    run.model.fit = lambda *args, **kwargs: fitted.append(1)  # training must not start
+    with pytest.raises(ConfigError, match=rf"^{path}: output\.dir: cannot create the run folder '/proc/nnkit-run': "):
+        train(run)
+    with pytest.raises(ConfigError, match=r"^--output: cannot create the run folder '/proc/nnkit-run/x'"):
+        train(run, output_dir="/proc/nnkit-run/x")
+    assert fitted == []
+
+
+def test_the_confusion_matrix_shows_the_class_names(tmp_path, monkeypatch):
+    from nnkit.utils import plotting
+
+    drawn = []
+
+    def spy(*args, **kwargs):
+        figure = plot_confusion_matrix(*args, **kwargs)
+        drawn.append([label.get_text() for label in figure.axes[0].get_xticklabels()])
+        return figure
+
+    plot_confusion_matrix = plotting.plot_confusion_matrix
+    monkeypatch.setattr(plotting, "plot_confusion_matrix", spy)
+    train(prepare(iris(fit={"epochs": 1})), output_dir=str(tmp_path / "run"))
+    assert drawn == [["setosa", "versicolor", "virginica"]]
+    assert (tmp_path / "run" / "classes.json").read_text().split() == ["[", "0,", "1,", "2", "]"]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from nnkit.errors import ConfigError
-from nnkit.runs import load_config, validate_config
+from nnkit.runs import load_config, specs, validate_config
 from tests.runs.helpers import iris
 
 
@@ -78,14 +78,31 @@ def test_validation_is_idempotent():
     ({"data": {"dataset": "iris", "standardise": True}}, "data.standardise: unknown setting. Did you mean "
                                                          "'standardize'?"),
     ({"data": {"dataset": "iris", "options": [1]}}, "data.options: expected a mapping"),
-    ({"compile": {"optimizer": "adma"}}, "compile.optimizer.type: Unknown optimizer 'adma'. Did you mean 'adam'?"),
+    ({"compile": {"optimizer": "adma"}}, "compile.optimizer: Unknown optimizer 'adma'. Did you mean 'adam'?"),
+    ({"compile": {"optimizer": {"type": "adma"}}}, "compile.optimizer.type: Unknown optimizer 'adma'."),
+    ({"compile": {"optimizer": {"class_name": "adma", "config": {}}}}, "compile.optimizer.class_name: Unknown "
+                                                                       "optimizer 'adma'."),
     ({"compile": {"optimizer": {"type": "adam", "learning_rte": 0.1}}},
      "compile.optimizer.learning_rte: Adam has no argument 'learning_rte'. Did you mean 'learning_rate'?"),
     ({"compile": {"optimizer": {"type": "adam", "learning_rate": -0.1}}},
      "compile.optimizer.learning_rate: expected a non-negative number (e.g. 0.001), got -0.1."),
     ({"compile": {"optimizer": {"learning_rate": 0.1}}}, "compile.optimizer: the optimizer needs a `type`"),
-    ({"compile": {"loss": "sparse_categorical_crossentropi"}}, "compile.loss.type: Unknown loss "
-                                                             "'sparse_categorical_crossentropi'. Did you mean"),
+    ({"compile": {"loss": "sparse_categorical_crosentropy"}}, "compile.loss: Unknown loss "
+                                                            "'sparse_categorical_crosentropy'. Did you mean"),
+    ({"compile": {"loss": {"type": "mse_"}}}, "compile.loss.type: Unknown loss 'mse_'."),
+    ({"compile": {"metrics": "acuracy"}}, "compile.metrics: Unknown metric 'acuracy'. Did you mean 'accuracy'?"),
+    ({"compile": {"metrics": [{"type": "F1Scor"}]}}, "compile.metrics[0].type: Unknown metric 'F1Scor'."),
+    ({"compile": {"optimizer": {"type": "sgd", "learning_rate": {"type": "ExponentalDecay"}}}},
+     "compile.optimizer.learning_rate.type: Unknown learning rate schedule 'ExponentalDecay'."),
+    ({"fit": {"callbacks": ["EarlyStoping"]}}, "fit.callbacks[0]: Unknown callback 'EarlyStoping'."),
+    ({"fit": {"callbacks": [{"type": "LearningRateScheduler", "schedule": "halve"}]}},
+     "fit.callbacks[0].schedule: 'halve' is not a registered function."),
+    ({"fit": {"callbacks": [{"type": "LearningRateScheduler", "schedule": {"class_name": "__function__",
+                                                                          "config": "halve"}}]}},
+     "fit.callbacks[0].schedule: 'halve' is not a registered function."),
+    ({"fit": {"callbacks": [{"type": "LearningRateScheduler", "schedule": 0.1}]}},
+     "fit.callbacks[0].schedule: expected the name of a function registered with "
+     "@nnkit.saving.register_serializable(), got 0.1."),
     ({"compile": {"metrics": ["acuracy"]}}, "compile.metrics[0]: Unknown metric 'acuracy'. Did you mean 'accuracy'?"),
     ({"compile": {"metrics": [{"type": "F1Score", "averag": "macro"}]}}, "compile.metrics[0].averag: F1Score has no "
                                                                          "argument 'averag'. Did you mean 'average'?"),
@@ -116,7 +133,35 @@ def test_errors_name_the_field_and_suggest_a_fix(change, message):
                                                               "integer or a list of them"),
     ({"units": 3}, "model.layers[2]: the layer needs a `type`"),
     ({"type": "Dense", "units": 3, "padding": "same"}, "model.layers[2].padding: Dense has no argument 'padding'"),
-    ({"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "sane"}, "model.layers[2] (Conv2D): "),
+    ({"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "sane"},
+     "model.layers[2].padding: Conv2D expects `padding` to be 'valid' or 'same'. Received: padding='sane'."),
+    ({"type": "Bidirectional", "layer": {"type": "LSTM", "units": 4}, "merge_mode": "add"},
+     "model.layers[2].merge_mode: Bidirectional expects `merge_mode` to be one of"),
+    ("Flaten", "model.layers[2]: Unknown layer 'Flaten'. Did you mean 'flatten'?"),
+    ({"type": "Dense", "units": 3, "kernel_regularizer": "l3"},
+     "model.layers[2].kernel_regularizer: Unknown regularizer 'l3'. Did you mean"),
+    ({"type": "Dense", "units": 3, "kernel_regularizer": {"type": "l3"}},
+     "model.layers[2].kernel_regularizer.type: Unknown regularizer 'l3'. Did you mean"),
+    ({"type": "Dense", "units": 3, "kernel_regularizer": {"type": "l2", "l3": 0.1}},
+     "model.layers[2].kernel_regularizer.l3: L2 has no argument 'l3'. Did you mean 'l2'?"),
+    ({"type": "Dense", "units": 3, "kernel_regularizer": {"type": "l2", "l2": -1}},
+     "model.layers[2].kernel_regularizer.l2: Regularization factor `l2` must be a non-negative number."),
+    ({"type": "Dense", "units": 3, "kernel_regularizer": 0.01},
+     "model.layers[2].kernel_regularizer: expected a regularizer name or a mapping such as {type: l2, l2: 0.01}"),
+    ({"type": "Dense", "units": 3, "kernel_initializer": {"type": "he_normal", "sead": 1}},
+     "model.layers[2].kernel_initializer.sead: HeNormal has no argument 'sead'. Did you mean 'seed'?"),
+    ({"type": "Dense", "units": 3, "bias_initializer": "zeross"},
+     "model.layers[2].bias_initializer: Unknown initializer 'zeross'. Did you mean 'zeros'?"),
+    ({"type": "Dense", "units": 3, "kernel_constraint": {"type": "max_norm", "max_valu": 2}},
+     "model.layers[2].kernel_constraint.max_valu: MaxNorm has no argument 'max_valu'. Did you mean 'max_value'?"),
+    ({"type": "Dense", "units": 3, "activity_regularizer": {"type": "l1", "l1": "a lot"}},
+     "model.layers[2].activity_regularizer.l1: Regularization factor `l1` must be a non-negative number."),
+    ({"type": "Bidirectional", "layer": {"type": "LSTM", "units": 4, "recurrent_initializer": {"type": "orthogonl"}}},
+     "model.layers[2].layer.recurrent_initializer.type: Unknown initializer 'orthogonl'. Did you mean 'orthogonal'?"),
+    ({"type": "Dense", "units": 3, "dtype": "float128"},
+     "model.layers[2].dtype: nnkit layers compute in the global float type 'float32' (nnkit.config.floatx()), "
+     "so a layer cannot have its own dtype; got the text 'float128'."),
+    ({"type": "Dense", "units": 3, "dtype": "mixed_float16"}, "model.layers[2].dtype: nnkit layers compute in"),
     (7, "model.layers[2]: expected a layer name or a mapping such as {type: Dense, units: 16}, got 7."),
     ({"type": "Bidirectional", "layer": {"type": "LSTM", "unitz": 4}},
      "model.layers[2].layer.unitz: LSTM has no argument 'unitz'. Did you mean 'units'?"),
@@ -153,7 +198,9 @@ def test_search_section_is_validated_value_by_value():
     assert "a search tunes settings under model, compile, fit" in error(iris(search=data))
     distribution = {"method": "grid", "params": {"compile.optimizer.learning_rate": {"distribution": "loguniform",
                                                                                     "low": 1e-4, "high": 0.1}}}
-    assert "expected a non-empty list of values, got a mapping" in error(iris(search=distribution))
+    assert ("search.params['compile.optimizer.learning_rate']: a distribution needs `method: random` (search.method "
+            "is grid)") in error(iris(search=distribution))
+    assert "expected a non-empty list of values, got a mapping" in error(iris(search={"params": {"fit.epochs": {}}}))
     bad_low = {"method": "random", "params": {"compile.optimizer.learning_rate": {"distribution": "loguniform",
                                                                                  "low": 0, "high": 0.1}}}
     assert "a loguniform distribution needs low > 0" in error(iris(search=bad_low))
@@ -176,3 +223,44 @@ def test_load_config_prefixes_the_file_and_applies_overrides(tmp_path):
     with pytest.raises(ConfigError, match=re.escape(f"{path}: model.layers[0].units: expected a positive integer, "
                                                     "got -3.")):
         load_config(str(path), ["model.layers[0].units=-3"])
+
+
+def test_an_error_names_an_argument_only_when_the_entry_has_it():
+    message = "Conv2D expects `padding` to be 'valid' or 'same'. Received: padding='sane'."
+    assert specs.located("model.layers[0]", "Conv2D", message, {"type": "Conv2D", "padding": "sane"}) == (
+        f"model.layers[0].padding: {message}")
+    # the argument is the layer's default, not in the config: the path stays the layer's
+    assert specs.located("model.layers[0]", "Conv2D", message, {"type": "Conv2D"}) == (
+        f"model.layers[0] (Conv2D): {message}")
+    # a hint that merely mentions an argument (pass data_format='channels_first') does not point at it
+    hint = "expects inputs of shape (batch, height, width, channels). Pass data_format='channels_first' if ..."
+    assert specs.named_argument(hint, ["data_format", "filters"]) is None
+    both = "Conv2D expects `filters` to be a multiple of `groups`. Received: filters=3, groups=2."
+    assert specs.named_argument(both, ["groups", "filters"]) == "filters"
+
+
+@pytest.mark.parametrize("compile_section", [
+    {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"},
+    {"loss": "sparse_categorical_crossentropy"},
+])
+def test_a_search_may_tune_the_learning_rate_of_an_optimizer_given_by_name(compile_section):
+    config = iris(compile=None, search={"params": {"compile.optimizer.learning_rate": [0.1, 0.01]}})
+    config["compile"] = compile_section
+    validated = validate_config(config)
+    assert validated["compile"]["optimizer"] == "adam"
+    assert validated["search"]["params"] == {"compile.optimizer.learning_rate": [0.1, 0.01]}
+
+
+def test_a_registered_function_may_be_a_learning_rate_schedule():
+    from nnkit.saving import register_serializable
+
+    @register_serializable(package="tests_runs_schema")
+    def halve_each_epoch(epoch: int, lr: float) -> float:
+        return lr * 0.5
+
+    callback = specs.make_callback({"type": "LearningRateScheduler", "schedule": "halve_each_epoch"},
+                                   "fit.callbacks[0]")
+    assert callback.schedule is halve_each_epoch
+    keras_form = {"class_name": "__function__", "config": "tests_runs_schema>halve_each_epoch"}
+    callback = specs.make_callback({"type": "LearningRateScheduler", "schedule": keras_form}, "fit.callbacks[0]")
+    assert callback.schedule is halve_each_epoch

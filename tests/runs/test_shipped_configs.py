@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 
 from nnkit.models import load_model
-from nnkit.runs import load_config, open_run, search, train
+from nnkit.runs import load_config, open_run, parse_config_text, prepare, search, train, validate_config
 from nnkit.runs.inference import evaluate_model
-from tests.runs.helpers import shipped_configs
+from nnkit.runs.searching import make_search
+from tests.runs.helpers import CONFIGS, shipped_configs
 
 BRIEF = ["fit.epochs=1", "fit.verbose=0", "data.limit=150"]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -93,3 +95,43 @@ def test_grid_search_config_searches_and_writes_cv_results(tmp_path):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["accuracy"] == pytest.approx(
         model.evaluate(run.data.x_test, run.data.y_test, verbose=0, return_dict=True)["accuracy"])
+
+
+def readme_example() -> dict:
+    """The annotated ```yaml block of configs/README.md, parsed."""
+    with open(os.path.join(CONFIGS, "README.md"), encoding="utf-8") as f:
+        blocks = re.findall(r"^```yaml\n(.*?)^```$", f.read(), flags=re.S | re.M)
+    assert len(blocks) == 1
+    return parse_config_text(blocks[0], "configs/README.md")
+
+
+def test_the_annotated_example_of_the_readme_validates_and_builds():
+    example = readme_example()
+    config = validate_config(example, default_name="README")
+    assert config["search"]["params"]["compile.optimizer.learning_rate"] == [0.001, 0.01]
+    run = prepare(config, validated=True)
+    assert [layer.name for layer in run.model.layers] == ["dense", "dropout", "dense_1"]
+    searcher, _ = make_search(run)
+    built = searcher.estimator.model(**{"compile.optimizer.learning_rate": 0.01})
+    assert built.optimizer.get_config()["learning_rate"] == pytest.approx(0.01)
+
+
+def test_the_readme_shows_the_real_defaults():
+    """Everything in the example not marked as an example is the default a minimal config gets."""
+    example = readme_example()
+    minimal = {"data": {"dataset": "iris"}, "model": {"layers": [{"type": "Dense", "units": 3}]},
+               "compile": {"loss": "mse"}, "search": {"params": {"fit.epochs": [1]}}}
+    defaults = validate_config(minimal, default_name="README")
+    examples = {("description",), ("task",), ("data", "dataset"), ("model",), ("compile", "loss"),
+                ("compile", "metrics"), ("fit", "callbacks"), ("search", "params")}
+    checked = 0
+    for section, value in example.items():
+        for key, shown in (value.items() if isinstance(value, dict) else [(None, value)]):
+            path = (section,) if key is None else (section, key)
+            if path in examples or path[:1] in examples:
+                continue
+            actual = defaults[section] if key is None else defaults[section][key]
+            assert shown == actual, (path, shown, actual)
+            checked += 1
+    assert checked == 22 and example["task"] is None and defaults["task"] == "regression"  # from mse
+    assert set(example) == set(defaults) | {"description"}
