@@ -23,5 +23,8 @@ lint: install
 	$(BIN)/python -m ruff check nnkit tests examples bench
 	$(BIN)/python -m ruff format --check nnkit tests examples bench
 
-bench: install
-	$(BIN)/python bench/bench_fit.py
+# The side-by-side suite (about 30 minutes): bench/results.json, the table in bench/README.md, bench/ratios.png.
+# `make bench BENCH_ARGS=--quick` is a smoke run of a few minutes that leaves those files alone.
+bench: $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev,bench]"
+	$(BIN)/python bench/suite.py $(BENCH_ARGS)
