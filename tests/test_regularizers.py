@@ -36,3 +36,26 @@ def test_bad_factors_and_names():
         L2(-1)
     with pytest.raises(ConfigError, match="Did you mean 'l2'"):
         Regularizer("l22", 0.1)
+
+
+def test_a_zero_factor_trains_exactly_like_no_regularizer():
+    import numpy as np
+
+    import nnkit
+    from nnkit.layers import Dense
+    from nnkit.models import Sequential
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(48, 4)).astype("float32"), rng.normal(size=(48, 1)).astype("float32")
+
+    def trained(regularizer):
+        nnkit.utils.set_random_seed(0)
+        model = Sequential([Dense(5, activation="tanh", input_dim=4, kernel_regularizer=regularizer), Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        loss = model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0).history["loss"]
+        return loss, model.get_weights()
+
+    plain, zero, real = trained(None), trained(nnkit.regularizers.L2(0.0)), trained(nnkit.regularizers.L2(0.1))
+    assert zero[0] == plain[0] and real[0] != plain[0]
+    for a, b in zip(zero[1], plain[1]):
+        np.testing.assert_array_equal(a, b)

@@ -120,7 +120,8 @@ def penalty(layers: list[LayerSpec], device: torch.device) -> tuple[Callable[[],
         hooks = layer.module._forward_hooks
         for key in [k for k, hook in hooks.items() if isinstance(hook, ActivityPenalty)]:
             del hooks[key]
-    terms = [term for layer in layers for term in layer.regularization_terms()]
+    # a zero factor (e.g. a searched l2 of 0.0) adds nothing to the loss or its gradient: skip its work
+    terms = [term for layer in layers for term in layer.regularization_terms() if not _is_zero(term[1])]
     activity: list[Tensor] = []
     handles = [layer.module.register_forward_hook(ActivityPenalty(layer.activity_regularizer, activity))
                for layer in layers if layer.activity_regularizer is not None]
@@ -130,9 +131,20 @@ def penalty(layers: list[LayerSpec], device: torch.device) -> tuple[Callable[[],
     def total() -> Tensor:
         values = [regularizer(tensor) for tensor, regularizer in terms] + activity
         activity.clear()
+        if len(values) == 1:
+            return values[0]
         return torch.stack(values).sum() if values else torch.zeros((), device=device)
 
     return total, handles
+
+
+def _is_zero(regularizer: Any) -> bool:
+    """Whether a built-in weight penalty has only zero factors."""
+    from nnkit import regularizers
+
+    if isinstance(regularizer, (regularizers.L1, regularizers.L2, regularizers.L1L2)):
+        return not any(getattr(regularizer, factor, 0.0) for factor in ("l1", "l2"))
+    return False
 
 
 class ActivityPenalty:
