@@ -1,44 +1,29 @@
-"""Sequential: a stack of layer specs built into a plain ``torch.nn.Sequential``."""
+"""Sequential: a stack of layer specs built into a plain ``torch.nn.Sequential``: structure, building,
+weights, configs and saving. The training API (``compile``/``fit``/...) is :class:`~nnkit.models.trainer.Trainer`."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nnkit import config, distributed, losses, mixed_precision, optimizers
-from nnkit import metrics as metrics_module
-from nnkit.callbacks.callback import Callback, CallbackList
-from nnkit.callbacks.history import History
-from nnkit.callbacks.progbar import ProgbarLogger
-from nnkit.errors import ConfigError, DataError, NotReadyError
+from nnkit import config
+from nnkit.errors import ConfigError, NotReadyError
 from nnkit.layers.base import LAYERS, LayerSpec, Shape
 from nnkit.layers.containers import MaskedSequential, MoveChannels
 from nnkit.layers.core import InputLayer
 from nnkit.layers.utility import TorchModule
-from nnkit.models import preparation, steps
-from nnkit.training.data import ArrayData, Batch, LoaderData, is_loader_input
-from nnkit.training.loop import Loop, StepFunctions
+from nnkit.models.trainer import Trainer
 from nnkit.utils.naming import unique_name
 
 
-@dataclass
-class _Source:
-    """A re-iterable stream of batches with its length and target shape (``None`` without targets)."""
-
-    batches: Callable[[], Iterator[Batch]]
-    steps: int | None
-    target_shape: Shape | None
-
-
-class Sequential:
+class Sequential(Trainer):
     """A linear stack of layers, Keras style, holding a plain ``torch.nn.Sequential``.
 
     Args:
@@ -58,16 +43,7 @@ class Sequential:
         self._module: nn.Sequential | None = None
         self._input_shape: Shape | None = None
         self.device = config.default_device()
-        self.optimizer: optimizers.Optimizer | None = None
-        self.loss: losses.Loss | None = None
-        self._compile_args: dict[str, Any] | None = None
-        self._loop: Loop | None = None
-        self._predict_cache: tuple[Any, Callable[[Tensor], Tensor]] | None = None
-        self._metrics: list[tuple[metrics_module.Metric, bool]] | None = None
-        self._metrics_key: tuple | None = None
-        self.stop_training = False
-        self.history: History | None = None
-        self._hooks: list[Any] = []
+        super().__init__()
         for layer in layers or []:
             self.add(layer)
         if not trainable:
@@ -256,240 +232,6 @@ class Sequential:
 
         (print_fn or print)(summary_text(self, line_length or 72))
 
-    # -- compile ------------------------------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
-                metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
-                steps_per_execution: int = 1, jit_compile: Any = "auto", auto_scale_loss: bool = True) -> None:
-        """Choose the optimizer, loss and metrics (Keras signature and defaults).
-
-        Args:
-            optimizer: Name (``'adam'``), nnkit optimizer, or ``torch.optim`` class or instance.
-            loss: Name (``'categorical_crossentropy'``), Loss, function ``fn(y_true, y_pred)`` or
-                ``torch.nn`` loss module.
-            loss_weights: A number scaling the loss (one output).
-            metrics: List of metric names, Metrics or functions, reported in logs and History.
-            weighted_metrics: Like ``metrics`` but weighted by ``sample_weight``/``class_weight``.
-            jit_compile: ``True`` compiles the forward pass of training, evaluation and prediction with
-                ``torch.compile`` (the first batches pay the compile time; where torch.compile is
-                unavailable it warns once and runs uncompiled). ``'auto'`` and ``False`` run eagerly, as Keras's
-                torch backend does.
-
-        The dtype policy (``nnkit.mixed_precision.set_global_policy``) in effect now applies to this model.
-        """
-        if jit_compile not in (True, False, "auto"):
-            raise ConfigError(f"jit_compile must be True, False or 'auto'. Received: jit_compile={jit_compile!r}.")
-        self.optimizer = optimizers.get(optimizer)
-        self.loss = None if loss is None else losses.get(loss)
-        self._compile_args = {
-            "metrics": preparation.metric_list(metrics, "metrics"),
-            "weighted_metrics": preparation.metric_list(weighted_metrics, "weighted_metrics"),
-            "loss_weight": preparation.loss_weight(loss_weights),
-            "jit_compile": jit_compile is True, "policy": mixed_precision.global_policy(),
-        }
-        for identifier in self._compile_args["metrics"] + self._compile_args["weighted_metrics"]:
-            if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
-                metrics_module.get(identifier)
-        self._loop, self._metrics, self._metrics_key = None, None, None
-
-    @property
-    def compiled(self) -> bool:
-        """Whether :meth:`compile` has been called."""
-        return self._compile_args is not None
-
-    def _require_compiled(self, action: str) -> losses.Loss:
-        if self._compile_args is None:
-            raise NotReadyError(
-                f"You must call model.compile(optimizer=..., loss=...) before model.{action}()."
-            )
-        if self.loss is None:
-            raise NotReadyError(f"The model was compiled without a loss; pass loss=... to compile() before {action}().")
-        return self.loss
-
-    def _require_trainable(self, action: str) -> None:
-        if not any(p.requires_grad for p in self.module.parameters()):
-            raise ConfigError(
-                f"Sequential '{self.name}' has no trainable weights (every layer is frozen or weightless), so "
-                f"{action}() has nothing to update. Set layer.trainable = True on a layer, or use "
-                "evaluate()/predict()."
-            )
-
-    @property
-    def metrics(self) -> list[metrics_module.Metric]:
-        """The metric objects resolved for the last data seen (empty before fit/evaluate)."""
-        return [metric for metric, _ in self._metrics or []]
-
-    @property
-    def metrics_names(self) -> list[str]:
-        """``['loss', *metric names]``: the order of :meth:`evaluate`'s list result."""
-        return ["loss", *(metric.name for metric in self.metrics)]
-
-    def _resolve_metrics(self, target_shape: Shape) -> list[tuple[metrics_module.Metric, bool]]:
-        key = (target_shape, self.layers[-1].output_shape)
-        if self._metrics is None or self._metrics_key != key:
-            self._metrics = preparation.resolve_metrics(self._compile_args, self.loss, target_shape, key[1])
-            self._metrics_key, self._loop = key, None
-        return self._metrics
-
-    def _get_loop(self, target_shape: Shape) -> Loop:
-        metrics = self._resolve_metrics(target_shape)
-        if self._loop is None:
-            for handle in self._hooks:
-                handle.remove()
-            self._loop, self._hooks = steps.build_loop(self, self._ensure_built(), metrics)
-        return self._loop
-
-    def _predict_forward(self) -> Callable[[Tensor], Tensor]:
-        """The module as ``predict`` calls it: under the dtype policy, compiled with ``jit_compile=True``."""
-        args = self._compile_args or {}
-        policy = args.get("policy") or mixed_precision.global_policy()
-        key = (id(self.module), policy, args.get("jit_compile", False))
-        if self._predict_cache is None or self._predict_cache[0] != key:
-            self._predict_cache = (key, steps.accelerated(self.module, policy, key[2], self.device, self.name))
-        return self._predict_cache[1]
-
-    # -- data ---------------------------------------------------------------------------------------
-    def _array_data(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
-                    what: str = "x") -> ArrayData:
-        x_tensor = preparation.inputs(x, what, self._first_layer())
-        self._ensure_built(tuple(x_tensor.shape[1:]))
-        preparation.check_input_shape(self, x_tensor, what)
-        return preparation.array_data(self, x_tensor, y, sample_weight, class_weight).to(self.device)
-
-    def _source(self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Any = None, *,
-                batch_size: int, shuffle: bool = False, steps: int | None = None, targets: bool = True) -> _Source:
-        """Batches of arrays or of a Dataset/DataLoader, checked against the model."""
-        if isinstance(x, ArrayData):
-            data = x
-        elif is_loader_input(x):
-            loader = LoaderData(x, batch_size, shuffle, self.device, shard=targets)
-            first_x, first_y, _ = next(iter(loader.batches()))
-            self._ensure_built(tuple(first_x.shape[1:]))
-            preparation.check_input_shape(self, first_x, "x")
-            total = steps or loader.steps(batch_size)
-            if not targets:
-                return _Source(lambda: preparation.take(loader.batches(), total), total, None)
-            output_shape = self.layers[-1].output_shape
-            target_shape = tuple(self.loss.prepare_targets(first_y, output_shape).shape[1:])
-            return _Source(preparation.loader_batches(loader, self.loss, output_shape, total), total, target_shape)
-        elif targets:
-            data = self._array_data(x, y, sample_weight, class_weight)
-        else:
-            tensor = preparation.inputs(x, "x", self._first_layer())
-            self._ensure_built(tuple(tensor.shape[1:]))
-            preparation.check_input_shape(self, tensor, "x")
-            data = ArrayData(tensor).to(self.device)
-        total = preparation.limited(data.steps(batch_size), steps)
-        target_shape = None if data.y is None else tuple(data.y.shape[1:])
-        return _Source(lambda: preparation.take(data.batches(batch_size, shuffle, shard=targets), total), total,
-                       target_shape)
-
-    def _callbacks(self, callbacks: list[Callback] | None, verbose: int, params: dict[str, Any],
-                   history: bool = False) -> CallbackList:
-        extra: list[Callback] = [History()] if history else []
-        main = distributed.is_main_process()
-        if verbose and main:
-            extra.append(ProgbarLogger())
-        # in distributed training, callbacks that print or write files (CSVLogger, ...) run on rank 0 only
-        own = [cb for cb in callbacks or [] if main or not getattr(cb, "main_process_only", False)]
-        return CallbackList([*own, *extra], model=self, params=params)
-
-    def _join_distributed(self) -> None:
-        """Under torchrun, join the process group and move to this process's GPU (see nnkit.distributed)."""
-        if distributed.initialize_from_environment():
-            device = distributed.local_device()
-            if device is not None and self.device != device:
-                self.to(device)
-
-    # -- fit / evaluate / predict ----------------------------------------------------------------------
-    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
-            verbose: int | str = "auto", callbacks: list[Callback] | None = None, validation_split: float = 0.0,
-            validation_data: Any = None, shuffle: bool = True, class_weight: dict | str | None = None,
-            sample_weight: Any = None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
-            validation_steps: int | None = None, validation_batch_size: int | None = None,
-            validation_freq: int | Iterable[int] = 1) -> History:
-        """Train for ``epochs`` epochs; returns a :class:`History` (Keras signature and semantics).
-
-        ``x`` may be a NumPy array, tensor, DataFrame, list, or a torch ``Dataset``/``DataLoader``
-        yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches. ``validation_split`` holds out the
-        last fraction of the samples, before shuffling, as Keras does.
-        """
-        self._require_compiled("fit")
-        self._join_distributed()
-        batch_size = preparation.batch_size(batch_size, x)
-        verbose = preparation.verbosity(verbose)
-        preparation.check_epochs(epochs, initial_epoch)
-        preparation.check_validation_freq(validation_freq)
-        if validation_split and is_loader_input(x):
-            raise DataError("validation_split is not supported for a Dataset or DataLoader; pass validation_data.")
-        if not is_loader_input(x):
-            x = self._array_data(x, y, sample_weight, class_weight)
-            if validation_split and validation_data is None:
-                x, validation_data = x.split(validation_split)
-        train = self._source(x, batch_size=batch_size, shuffle=shuffle, steps=steps_per_epoch)
-        loop = self._get_loop(train.target_shape)
-        self._require_trainable("fit")
-        validation = None
-        if validation_data is not None:
-            if not (isinstance(validation_data, ArrayData) or is_loader_input(validation_data)):
-                val_x, val_y, val_w = preparation.unpack_validation(validation_data)
-                validation_data = self._array_data(val_x, val_y, val_w, what="validation_data x")
-            validation = self._source(validation_data, batch_size=validation_batch_size or batch_size,
-                                      steps=validation_steps).batches
-        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": epochs, "steps": train.steps},
-                              history=True)
-        history = next(cb for cb in cbs if isinstance(cb, History))
-        loop.fit(train.batches, epochs=epochs, initial_epoch=initial_epoch, callbacks=cbs, validation=validation,
-                 validation_freq=validation_freq)
-        self.history = history
-        return history
-
-    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
-                 sample_weight: Any = None, steps: int | None = None, callbacks: list[Callback] | None = None,
-                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
-        """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
-        in :attr:`metrics_names` order, or a dict with ``return_dict=True``."""
-        self._require_compiled("evaluate")
-        self._join_distributed()
-        batch_size = preparation.batch_size(batch_size, x)
-        verbose = preparation.verbosity(verbose)
-        source = self._source(x, y, sample_weight, batch_size=batch_size, steps=steps)
-        loop = self._get_loop(source.target_shape)
-        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
-        logs = loop.test_pass(source.batches(), cbs)
-        return preparation.result_like_keras(self, logs, return_dict)
-
-    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
-                callbacks: list[Callback] | None = None) -> np.ndarray:
-        """Model outputs for ``x`` as a NumPy array."""
-        batch_size = preparation.batch_size(batch_size, x)
-        verbose = preparation.verbosity(verbose)
-        source = self._source(x, batch_size=batch_size, steps=steps, targets=False)
-        loop = Loop(StepFunctions(self.module, self._predict_forward(), None, None, None, None, []), control=self)
-        cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
-        return loop.predict_pass(source.batches(), cbs).cpu().numpy()
-
-    def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
-                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
-        """One optimisation step on one batch; returns its loss (and metrics) like :meth:`evaluate`."""
-        self._require_compiled("train_on_batch")
-        data = self._array_data(x, y, sample_weight, class_weight)
-        loop = self._get_loop(tuple(data.y.shape[1:]))
-        self._require_trainable("train_on_batch")
-        logs = loop.train_pass(data.batches(len(data)), CallbackList())
-        return preparation.result_like_keras(self, logs, return_dict)
-
-    def test_on_batch(self, x: Any, y: Any, sample_weight: Any = None,
-                      return_dict: bool = False) -> float | list[float] | dict[str, float]:
-        """Loss (and metrics) on one batch, without updating weights."""
-        self._require_compiled("test_on_batch")
-        data = self._array_data(x, y, sample_weight)
-        logs = self._get_loop(tuple(data.y.shape[1:])).test_pass(data.batches(len(data)), None)
-        return preparation.result_like_keras(self, logs, return_dict)
-
-    def predict_on_batch(self, x: Any) -> np.ndarray:
-        """Model outputs for one batch as a NumPy array."""
-        return self.predict(x, batch_size=max(1, len(x)), verbose=0)
-
     # -- config and saving -----------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """``{"name": ..., "layers": [{"class_name": ..., "config": ...}, ...]}``."""
@@ -534,18 +276,6 @@ class Sequential:
         """Build the model from :meth:`get_build_config` output."""
         self.build(tuple(config["input_shape"]))
 
-    def get_compile_config(self) -> dict[str, Any] | None:
-        """The arguments ``compile`` was called with (``None`` before), as :meth:`compile_from_config` takes them."""
-        if self._compile_args is None:
-            return None
-        return {"optimizer": self.optimizer, "loss": self.loss, "metrics": self._compile_args["metrics"],
-                "weighted_metrics": self._compile_args["weighted_metrics"],
-                "loss_weights": self._compile_args["loss_weight"], "jit_compile": self._compile_args["jit_compile"]}
-
-    def compile_from_config(self, config: dict[str, Any]) -> None:
-        """Compile with :meth:`get_compile_config` output."""
-        self.compile(**config)
-
     def save(self, filepath: str | os.PathLike[str], overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Write the whole model to one file: architecture, compile settings, weights (safetensors),
         optimizer state and versions. Any name works (``model.keras`` too); the write is atomic.
@@ -578,21 +308,6 @@ class Sequential:
 
         return json.dumps({"class_name": "Sequential", "config": serialize(self.get_config(), "model config",
                                                                              allow_bytecode=True)}, **kwargs)
-
-    # -- pickling / copy.deepcopy -------------------------------------------------------------------
-    def __getstate__(self) -> dict[str, Any]:
-        # The cached training loop and hook handles hold closures, which cannot be pickled; the loop
-        # is rebuilt on unpickling (below) so the optimizer's state (e.g. Adam's moments) carries over.
-        return {**self.__dict__, "_loop": None, "_hooks": [], "_predict_cache": None,
-                "_rebuild_loop": self._loop is not None}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        rebuild = state.pop("_rebuild_loop", False)
-        self.__dict__.update(state)
-        if rebuild:
-            saved = self.optimizer.torch_optimizer.state_dict()
-            self._get_loop(self._metrics_key[0])  # a new torch optimizer over the restored parameters
-            self.optimizer.torch_optimizer.load_state_dict(saved)
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={self.layers!r})"
