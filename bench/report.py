@@ -12,10 +12,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
-NAMES = {"hand": "hand loop", "nnkit": "nnkit", "keras": "Keras 3 (torch)", "skorch": "skorch", "lightning": "Lightning"}
+NAMES = {"hand": "hand loop", "nnkit": "nnkit", "keras": "Keras 3 (torch)", "skorch": "skorch",
+         "skorch_defaults": "skorch (its defaults)", "lightning": "Lightning"}
 SHORT = {"seed_mlp": "seed MLP", "mnist_mlp": "MNIST-sized MLP", "cnn": "CNN", "lstm": "LSTM",
          "grid_search": "grid search"}
-COLOURS = {"hand": "#7f7f7f", "nnkit": "#1f77b4", "keras": "#d62728", "skorch": "#ff7f0e", "lightning": "#9467bd"}
+COLOURS = {"hand": "#7f7f7f", "nnkit": "#1f77b4", "keras": "#d62728", "skorch": "#ff7f0e",
+           "skorch_defaults": "#ffbb78", "lightning": "#9467bd"}
 NNKIT_BAR, SKORCH_BAR, KERAS_BAR, IMPORT_BAR = 1.10, 3.5, 5.0, 0.3
 CONTENDED = 0.3  # as in suite.py
 
@@ -46,6 +48,7 @@ def summarize(results: dict) -> dict[str, dict[str, dict]]:
                 "ratio": statistics.median(ratios) if ratios else None,
                 "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in good),
                 "fit_growth_mb": statistics.median(max(0.0, r["peak_rss_mb"] - r["rss_before_mb"]) for r in good),
+                "warmup_s": statistics.median(r["warmup_s"] for r in good),
                 "runs": len(good), "failed": len(runs) - len(good),
                 "loss": statistics.median(r["loss"] for r in good) if "loss" in good[0] else None,
                 "best_score": statistics.median(r["best_score"] for r in good) if "best_score" in good[0] else None,
@@ -126,6 +129,19 @@ def markdown(results: dict) -> str:
             ok = entry is not None and "error" not in entry
             cells.append(f"{entry['peak_rss_mb']:.0f} (+{entry['fit_growth_mb']:.0f})" if ok else "n/a")
         lines.append(f"| {SHORT.get(key, key)} | " + " | ".join(cells) + " |")
+    lines += ["", "One-off cost of the first fit in a fresh process (the warm-up before the timed calls: a new model "
+              "trained for one epoch of four batches, or a one-candidate search on 96 rows; median seconds). It "
+              "includes creating the first `torch.optim` optimizer, which imports `torch._dynamo`; Keras and "
+              "Lightning pay that inside their `import` instead:", "",
+              "| workload | " + " | ".join(NAMES[f] for f in frameworks) + " |",
+              "|---|" + "---:|" * len(frameworks)]
+    for key, row in table.items():
+        cells = []
+        for f in frameworks:
+            entry = row.get(f)
+            ok = entry is not None and "error" not in entry
+            cells.append(f"{entry['warmup_s']:.2f}" if ok else "n/a")
+        lines.append(f"| {SHORT.get(key, key)} | " + " | ".join(cells) + " |")
     lines += ["", "Sanity check that every framework trained the same thing (median last-epoch mean loss; "
               "grid search: best mean cross-validated accuracy; random labels, so chance level):", "",
               "| workload | " + " | ".join(NAMES[f] for f in frameworks) + " |",
@@ -163,7 +179,7 @@ def bars(table: dict, imports: dict) -> list[str]:
             out.append(f"nnkit within {NNKIT_BAR:.2f}x of the hand loop, {SHORT.get(key, key)}: "
                        f"{entry['ratio']:.2f}x, {verdict(entry['ratio'] <= NNKIT_BAR)}")
     seed = table.get("seed_mlp", {})
-    for rival, bar in (("skorch", SKORCH_BAR), ("keras", KERAS_BAR)):
+    for rival, bar in (("skorch", SKORCH_BAR), ("skorch_defaults", SKORCH_BAR), ("keras", KERAS_BAR)):
         ours, theirs = seed.get("nnkit", {}), seed.get(rival, {})
         if ours.get("seconds") and theirs.get("seconds"):
             factor = theirs["seconds"] / ours["seconds"]

@@ -13,6 +13,7 @@ Run: ``python bench/suite.py`` (``make bench``); ``--quick`` for a smoke run tha
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -27,7 +28,7 @@ import workloads
 
 HERE = Path(__file__).resolve().parent
 MEASURE = HERE / "measure.py"
-FRAMEWORKS = ("hand", "nnkit", "keras", "skorch", "lightning")
+FRAMEWORKS = ("hand", "nnkit", "keras", "skorch", "skorch_defaults", "lightning")
 SEARCH_FRAMEWORKS = ("hand", "nnkit", "skorch", "keras")  # Lightning has no scikit-learn adapter
 IMPORT_FRAMEWORKS = ("hand", "nnkit", "skorch", "lightning", "keras")  # "hand" = import torch alone
 QUICK_SCALE = 0.1
@@ -63,6 +64,15 @@ def runnable() -> int:
         return int(f.read().split()[3].split("/")[0])
 
 
+def running_threads(pid: int) -> int:
+    """Threads of process ``pid`` that are running or runnable (its own helper threads are not contention)."""
+    count = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        with contextlib.suppress(OSError):
+            count += stat.read_text().rsplit(")", 1)[1].split()[0] == "R"
+    return count
+
+
 def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> float:
     """Wait (up to ``max_wait`` seconds) until, over two seconds, other processes keep less than
     ``threshold`` threads runnable on average; returns that average."""
@@ -80,14 +90,15 @@ def wait_for_quiet(max_wait: float, threshold: float = 0.25) -> float:
 
 def run_once(args: list[str], threads: int, timeout: float) -> dict:
     """Run ``measure.py args`` in a fresh interpreter and return its JSON line (or the error), with
-    ``contention``: how many other threads were runnable, on average, while the timed call ran."""
+    ``contention``: how many threads of other processes were runnable, on average, while the timed call ran
+    (the run queue less this process and the child's own running threads)."""
     cmd = [sys.executable, str(MEASURE), *args, "--threads", str(threads)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=child_env(threads), cwd=HERE.parent)
         samples: list[tuple[float, int]] = []
         deadline = time.monotonic() + timeout
         while child.poll() is None and time.monotonic() < deadline:
-            samples.append((time.time(), max(0, runnable() - 1 - threads)))  # minus this process and the child
+            samples.append((time.time(), max(0, runnable() - 1 - running_threads(child.pid))))
             time.sleep(0.1)
         if child.poll() is None:
             child.kill()
@@ -149,7 +160,9 @@ def describe(framework: str, job: str, result: dict) -> str:
     return f"  {job:<12} {framework:<10} {seconds:8.3f} s  {result['peak_rss_mb']:7.0f} MB peak  {extra}{busy}"
 
 
-def run_suite(args: argparse.Namespace) -> dict:
+def run_suite(args: argparse.Namespace, partial: Path) -> dict:
+    """All the runs, round by round. Every result is saved to ``partial`` as it comes; with ``--resume``
+    the runs found there are kept and not measured again."""
     frameworks = tuple(f for f in FRAMEWORKS if f in args.frameworks)
     keys = [k for k in workloads.WORKLOADS if k in args.workloads]
     scale = QUICK_SCALE if args.quick else 1.0
@@ -157,12 +170,28 @@ def run_suite(args: argparse.Namespace) -> dict:
                      "workloads": {k: {f: [] for f in frameworks} for k in keys}, "loads": []}
     if workloads.SEARCH_KEY in args.workloads:
         results["workloads"][workloads.SEARCH_KEY] = {f: [] for f in SEARCH_FRAMEWORKS if f in frameworks}
+    if args.resume and partial.exists():
+        saved = json.loads(partial.read_text())
+        for section in ("imports", "workloads"):
+            for key, value in saved.get(section, {}).items():
+                if key in results[section]:
+                    if section == "imports":
+                        results[section][key] = value
+                    else:
+                        results[section][key].update({f: v for f, v in value.items() if f in results[section][key]})
+        print(f"resuming from {partial}", flush=True)
+
+    def record(runs: list[dict], framework: str, job: str, child: list[str]) -> None:
+        result = run_child(child, args)
+        runs.append(result)
+        partial.write_text(json.dumps(results) + "\n")
+        print(describe(framework, job, result), flush=True)
+
     for rep in range(args.import_repeats):
         print(f"imports, round {rep + 1}/{args.import_repeats}", flush=True)
         for framework in rotated(tuple(results["imports"]), rep):
-            result = run_child(["import", framework], args)
-            results["imports"][framework].append(result)
-            print(describe(framework, "import", result), flush=True)
+            if len(results["imports"][framework]) <= rep:
+                record(results["imports"][framework], framework, "import", ["import", framework])
     for rep in range(max(args.repeats, args.search_repeats)):
         results["loads"].append(load_average())
         print(f"round {rep + 1}, load average {results['loads'][-1]:.2f}", flush=True)
@@ -171,13 +200,14 @@ def run_suite(args: argparse.Namespace) -> dict:
             jobs.append(workloads.SEARCH_KEY)
         for key in jobs:
             for framework in rotated(tuple(results["workloads"][key]), rep):
+                runs = results["workloads"][key][framework]
+                if len(runs) > rep:
+                    continue
                 if key == workloads.SEARCH_KEY:
                     child = ["search", framework, "--inner", str(args.search_inner), *(["--quick"] if args.quick else [])]
                 else:
                     child = ["fit", framework, key, "--scale", str(scale), "--inner", str(args.inner)]
-                result = run_child(child, args)
-                results["workloads"][key][framework].append(result)
-                print(describe(framework, key, result), flush=True)
+                record(runs, framework, key, child)
     return results
 
 
@@ -206,6 +236,8 @@ def main() -> None:
                         help="smoke run: one round, a tenth of the rows, one epoch, a two-candidate grid; "
                              "writes to a temporary file and leaves the README and plot alone")
     parser.add_argument("--out", type=Path, default=None, help="results file (default bench/results.json)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs saved in the partial results file of an interrupted suite")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite the README table and the plot")
     args = parser.parse_args()
     args.frameworks = [f.strip() for f in args.frameworks.split(",")]
@@ -221,7 +253,8 @@ def main() -> None:
                        else HERE / "results.json")
     start_load = wait_for_idle(args.max_load, args.max_wait) if args.max_wait > 0 else load_average()
     started = time.perf_counter()
-    results = run_suite(args)
+    partial = out.with_name(out.stem + ".partial.json")
+    results = run_suite(args, partial)
     results["meta"] = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "versions": json.loads(subprocess.run([sys.executable, str(MEASURE), "versions"], capture_output=True,
@@ -235,6 +268,7 @@ def main() -> None:
         "titles": {**{k: w.title for k, w in workloads.WORKLOADS.items()}, workloads.SEARCH_KEY: workloads.SEARCH_TITLE},
     }
     out.write_text(json.dumps(results, indent=1) + "\n")
+    partial.unlink(missing_ok=True)
     print(f"wrote {out}")
     import report
 
