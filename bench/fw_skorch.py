@@ -18,16 +18,21 @@ from torch import nn
 from workloads import Data, Workload
 
 
-def fitter(w: Workload, data: Data) -> Callable[[], float]:
-    """The timed call: ``net.fit(x.astype(float32), labels)``; returns the last epoch's ``train_loss``."""
+def classifier(w: Workload, **settings) -> NeuralNetClassifier:
+    """``NeuralNetClassifier`` around the workload's torch module (initial weights, loss, optimizer, learning
+    rate, batch size, epochs), with ``settings`` on top of skorch's defaults."""
     module = workloads.torch_module(w, workloads.keras_weights(w))
     optimizer_args = {"optimizer__eps": workloads.ADAM_EPS} if w.optimizer == "adam" else {}
-    net = NeuralNetClassifier(
+    return NeuralNetClassifier(
         module, criterion=nn.CrossEntropyLoss,
         optimizer=torch.optim.SGD if w.optimizer == "sgd" else torch.optim.Adam,
         lr=workloads.SGD_LR if w.optimizer == "sgd" else workloads.ADAM_LR, **optimizer_args,
-        max_epochs=w.epochs, batch_size=w.batch, train_split=None, iterator_train__shuffle=True, verbose=0,
-        device="cpu")
+        max_epochs=w.epochs, batch_size=w.batch, device="cpu", **settings)
+
+
+def fitter(w: Workload, data: Data) -> Callable[[], float]:
+    """The timed call: ``net.fit(x.astype(float32), labels)``; returns the last epoch's ``train_loss``."""
+    net = classifier(w, train_split=None, iterator_train__shuffle=True, verbose=0)
 
     def fit() -> float:
         net.fit(data.x_torch.astype(np.float32), data.labels)

@@ -12,22 +12,14 @@ import io
 from collections.abc import Callable
 
 import numpy as np
-import torch
-import workloads
-from skorch import NeuralNetClassifier
-from torch import nn
+from fw_skorch import classifier
 from workloads import Data, Workload
 
 
 def fitter(w: Workload, data: Data) -> Callable[[], float]:
-    """The timed call: ``net.fit(x.astype(float32), labels)``; returns the last epoch's ``train_loss``."""
-    module = workloads.torch_module(w, workloads.keras_weights(w))
-    optimizer_args = {"optimizer__eps": workloads.ADAM_EPS} if w.optimizer == "adam" else {}
-    net = NeuralNetClassifier(
-        module, criterion=nn.CrossEntropyLoss,
-        optimizer=torch.optim.SGD if w.optimizer == "sgd" else torch.optim.Adam,
-        lr=workloads.SGD_LR if w.optimizer == "sgd" else workloads.ADAM_LR, **optimizer_args,
-        max_epochs=w.epochs, batch_size=w.batch, device="cpu")
+    """The timed call: ``net.fit(x.astype(float32), labels)``, its epoch table captured; returns the last
+    epoch's ``train_loss``."""
+    net = classifier(w)
 
     def fit() -> float:
         with contextlib.redirect_stdout(io.StringIO()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -118,41 +119,19 @@ def markdown(results: dict) -> str:
     ]
     for key, row in table.items():
         lines.append(f"| {_title(results, key)} | " + " | ".join(_cell(row.get(f), f) for f in frameworks) + " |")
-    lines += ["", "Peak memory of the measuring process (`ru_maxrss`, MB: interpreter, imports, data and "
-              "training), with how much of it the timed call added on top of what the process held before it:",
-              "", "| workload | " + " | ".join(NAMES[f] for f in frameworks) + " |",
-              "|---|" + "---:|" * len(frameworks)]
-    for key, row in table.items():
-        cells = []
-        for f in frameworks:
-            entry = row.get(f)
-            ok = entry is not None and "error" not in entry
-            cells.append(f"{entry['peak_rss_mb']:.0f} (+{entry['fit_growth_mb']:.0f})" if ok else "n/a")
-        lines.append(f"| {SHORT.get(key, key)} | " + " | ".join(cells) + " |")
-    lines += ["", "One-off cost of the first fit in a fresh process (the warm-up before the timed calls: a new model "
-              "trained for one epoch of four batches, or a one-candidate search on 96 rows; median seconds). It "
-              "includes creating the first `torch.optim` optimizer, which imports `torch._dynamo`; Keras and "
-              "Lightning pay that inside their `import` instead:", "",
-              "| workload | " + " | ".join(NAMES[f] for f in frameworks) + " |",
-              "|---|" + "---:|" * len(frameworks)]
-    for key, row in table.items():
-        cells = []
-        for f in frameworks:
-            entry = row.get(f)
-            ok = entry is not None and "error" not in entry
-            cells.append(f"{entry['warmup_s']:.2f}" if ok else "n/a")
-        lines.append(f"| {SHORT.get(key, key)} | " + " | ".join(cells) + " |")
-    lines += ["", "Sanity check that every framework trained the same thing (median last-epoch mean loss; "
-              "grid search: best mean cross-validated accuracy; random labels, so chance level):", "",
-              "| workload | " + " | ".join(NAMES[f] for f in frameworks) + " |",
-              "|---|" + "---:|" * len(frameworks)]
-    for key, row in table.items():
-        cells = []
-        for f in frameworks:
-            entry = row.get(f) or {}
-            value = entry.get("loss") if entry.get("loss") is not None else entry.get("best_score")
-            cells.append("n/a" if value is None else f"{value:.4f}")
-        lines.append(f"| {SHORT.get(key, key)} | " + " | ".join(cells) + " |")
+    lines += _workload_table(
+        "Peak memory of the measuring process (`ru_maxrss`, MB: interpreter, imports, data and training), with "
+        "how much of it the timed call added on top of what the process held before it:", table,
+        lambda e: f"{e['peak_rss_mb']:.0f} (+{e['fit_growth_mb']:.0f})")
+    lines += _workload_table(
+        "One-off cost of the first fit in a fresh process (the warm-up before the timed calls: a new model "
+        "trained for one epoch of four batches, or a one-candidate search on 96 rows; median seconds). It "
+        "includes creating the first `torch.optim` optimizer, which imports `torch._dynamo`; Keras and "
+        "Lightning pay that inside their `import` instead:", table, lambda e: f"{e['warmup_s']:.2f}")
+    lines += _workload_table(
+        "Sanity check that every framework trained the same thing (median last-epoch mean loss; grid search: "
+        "best mean cross-validated accuracy; random labels, so chance level):", table,
+        lambda e: f"{e['loss'] if e['loss'] is not None else e['best_score']:.4f}")
     if imports:
         lines += ["", f"Import times (median of {meta.get('import_repeats', '?')} fresh processes each):", "",
                   "| import | total, fresh process (s) | on top of `import torch` (s) | first `torch.optim` "
@@ -164,6 +143,16 @@ def markdown(results: dict) -> str:
                          f"{s['peak_rss_mb']:.0f} |")
     lines += ["", "Bars of the issue on this run:", ""] + [f"- {b}" for b in bars(table, imports)]
     return "\n".join(lines)
+
+
+def _workload_table(caption: str, table: dict, cell: Callable[[dict], str]) -> list[str]:
+    """A captioned table with a row per workload and a column per framework; ``cell`` formats one entry."""
+    lines = ["", caption, "", "| workload | " + " | ".join(NAMES.values()) + " |", "|---|" + "---:|" * len(NAMES)]
+    for key, row in table.items():
+        entries = [row.get(f) for f in NAMES]
+        cells = ["n/a" if e is None or "error" in e else cell(e) for e in entries]
+        lines.append(f"| {SHORT.get(key, key)} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def bars(table: dict, imports: dict) -> list[str]:
