@@ -4,9 +4,11 @@ The same script runs unchanged on one process or many: launched as
 ``torchrun --nproc_per_node=N train.py``, ``fit`` joins the process group torchrun describes in the
 environment (NCCL on GPUs, one GPU per process; gloo on CPUs), wraps the model in
 ``DistributedDataParallel`` (rank 0's initial weights are broadcast, gradients are averaged), splits every
-batch of ``batch_size`` samples across the processes, and sums the loss and metric statistics across them
-before logging, so History, callbacks and early stopping see the numbers of the whole batch on every rank.
-Progress bars, CSV logs, TensorBoard and model files are written by rank 0 only.
+batch of ``batch_size`` samples across the processes, and before logging an epoch sums the loss across
+them and gathers every rank's outputs and targets into the metrics (every 64 batches), so History,
+epoch-end callbacks and early stopping see the numbers of all samples on every rank. Batch-level logs are
+each rank's own; a callback stopping training mid-epoch on one rank (``TerminateOnNaN``) stops every rank
+at the same batch. Progress bars, CSV logs, TensorBoard, backups and model files are written by rank 0 only.
 
 Example (two nodes with four GPUs each; run on each node with its ``--node_rank``)::
 
@@ -22,15 +24,31 @@ import torch
 from torch import Tensor
 from torch import distributed as dist
 
+from nnkit.errors import ConfigError
 
-def initialize_from_environment() -> bool:
-    """Join the process group ``torchrun`` describes (``WORLD_SIZE`` > 1), once; whether training is distributed."""
+
+def initialize_from_environment(use_gpu: bool = True) -> bool:
+    """Join the process group ``torchrun`` describes (``WORLD_SIZE`` > 1), once; whether training is distributed.
+
+    With ``use_gpu`` and CUDA available: NCCL, one GPU per process (``LOCAL_RANK``). Otherwise gloo, for
+    CPU processes (a model on the CPU, e.g. with ``NNKIT_DEVICE=cpu``).
+
+    Raises:
+        ConfigError: more processes on this node than it has GPUs.
+    """
     if not dist.is_available():
         return False
     if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+        gpu = use_gpu and torch.cuda.is_available()
+        if gpu:
+            local, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+            if local >= count:
+                raise ConfigError(
+                    f"torchrun started process {local} on this node, which has {count} GPU(s): one GPU per "
+                    f"process. Use --nproc_per_node={count}, or train on CPU processes with NNKIT_DEVICE=cpu."
+                )
+            torch.cuda.set_device(local)
+        dist.init_process_group(backend="nccl" if gpu else "gloo")
     return world_size() > 1
 
 
@@ -72,6 +90,21 @@ def shard(indices: Tensor) -> Tensor:
     size, here = world_size(), rank()
     part = indices[here::size]
     return part if len(part) else indices[here % len(indices):here % len(indices) + 1]
+
+
+def any_rank(flag: bool) -> bool:
+    """Whether ``flag`` is true on any rank (the same answer on every rank). Every rank must call it."""
+    if world_size() == 1:
+        return flag
+    carrier = torch.tensor([int(flag)], device="cpu" if dist.get_backend() == "gloo" else local_device())
+    dist.all_reduce(carrier, op=dist.ReduceOp.MAX)
+    return bool(carrier.item())
+
+
+def barrier() -> None:
+    """Wait until every rank gets here (e.g. until rank 0 has written a file the others read next)."""
+    if world_size() > 1:
+        dist.barrier()
 
 
 def sum_across_ranks(tensors: list[Tensor]) -> list[Tensor]:

@@ -98,3 +98,43 @@ def test_float16_scales_the_loss_and_skips_steps_whose_gradients_overflow(data):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
     assert model.optimizer.iterations > 0 and np.isfinite(history.history["loss"]).all()
+
+
+def test_auto_scale_loss_false_trains_float16_without_a_scaler(data):
+    x, y = data
+    mixed_precision.set_global_policy("mixed_float16")
+    model = _model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", auto_scale_loss=False)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert model._loop.steps.scaler is None
+    assert model.optimizer.iterations == 3  # every step applied, none skipped for an overflow check
+
+
+def test_a_saved_model_keeps_the_policy_it_was_compiled_with(data, tmp_path):
+    x, y = data
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    model = _model()
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    assert model.get_compile_config()["dtype_policy"] == "mixed_bfloat16"
+    model.save(tmp_path / "mixed.keras")
+    mixed_precision.set_global_policy("float32")
+    loaded = nnkit.models.load_model(tmp_path / "mixed.keras")
+    assert loaded._compile_args["policy"].name == "mixed_bfloat16"
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "mixed_float16", "bfloat16"])
+def test_a_per_layer_dtype_nnkit_cannot_honour_is_refused(dtype):
+    with pytest.raises(ConfigError, match=f"Layer 'out': dtype='{dtype}' per layer is not supported.*set_global_policy"):
+        Dense(3, dtype=dtype, name="out")
+
+
+def test_keras_float32_output_layer_idiom_is_accepted(data):
+    """Keras's mixed-precision guide keeps the last layer in float32; nnkit's outputs are float32 anyway."""
+    x, _ = data
+    mixed_precision.set_global_policy("mixed_bfloat16")
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}}
+    model = Sequential([nnkit.layers.Input((6,), dtype="int32"), Dense(8, activation="relu"),
+                        Dense(3, activation="softmax", dtype="float32"), Dense(3, dtype=policy)])
+    model.compile(optimizer="adam", loss="mse")
+    assert model.predict(x, verbose=0).dtype == np.float32

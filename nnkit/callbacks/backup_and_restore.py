@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from nnkit import distributed
 from nnkit.callbacks.callback import Callback
 from nnkit.callbacks.checkpointing import load_optimizer, load_weights, optimizer_state, weights_state
 from nnkit.callbacks.model_checkpoint import check_save_freq
@@ -109,7 +110,9 @@ class BackupAndRestore(Callback):
         load_optimizer(self.model, backup)
         stateful = [(cb, cb.get_state()) for cb in self._others]
         stateful = [cb for cb, state in stateful if state is not None]
-        saved = backup["callbacks"]
+        # in distributed training, callbacks that run on rank 0 only (CSVLogger, ...) are absent elsewhere
+        saved = [entry for entry in backup["callbacks"]
+                 if distributed.is_main_process() or not entry.get("main_process_only", False)]
         if [entry["class"] for entry in saved] != [type(cb).__name__ for cb in stateful]:
             raise ConfigError(
                 f"The backup in {self.backup_dir!r} holds the state of the callbacks "
@@ -152,29 +155,33 @@ class BackupAndRestore(Callback):
         self._completed = epoch + 1
 
     def _save(self, epoch: int, batch: int) -> None:
+        self._since_backup = 0
+        if not distributed.is_main_process():  # in distributed training, rank 0 writes for all
+            return
         rng = get_rng_state()
         state = {
             "kind": "backup", "epoch": epoch, "batch": batch, "steps": self.params.get("steps"),
             "weights": weights_state(self.model), "optimizer": optimizer_state(self.model),
             "rng_epoch": self._rng_epoch if batch else rng, "rng": rng,
-            "callbacks": [{"class": type(cb).__name__, "state": state} for cb in self._others
-                          if (state := cb.get_state()) is not None],
+            "callbacks": [{"class": type(cb).__name__, "state": state,
+                           "main_process_only": getattr(cb, "main_process_only", False)}
+                          for cb in self._others if (state := cb.get_state()) is not None],
         }
         if self.double_checkpoint and os.path.exists(self._latest):
             os.replace(self._latest, self._previous)
         save_state(self._latest, state)
-        self._since_backup = 0
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if not self.delete_checkpoint:
             if self._completed is not None:
                 self._save(self._completed, 0)
-            return
-        for path in (self._latest, self._previous):
-            if os.path.exists(path):
-                os.remove(path)
-        if os.path.isdir(self.backup_dir) and not os.listdir(self.backup_dir):
-            os.rmdir(self.backup_dir)
+        elif distributed.is_main_process():
+            for path in (self._latest, self._previous):
+                if os.path.exists(path):
+                    os.remove(path)
+            if os.path.isdir(self.backup_dir) and not os.listdir(self.backup_dir):
+                os.rmdir(self.backup_dir)
+        distributed.barrier()  # no rank starts another fit (and reads the folder) before rank 0 is done with it
 
     def __repr__(self) -> str:
         return f"BackupAndRestore({self.backup_dir!r}, save_freq={self.save_freq!r})"

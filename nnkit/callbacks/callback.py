@@ -138,7 +138,9 @@ class CallbackList(Callback):
     For each batch hook it records whether any callback overrides it (``self.train_batch_end``
     and so on), so the training loop skips hooks nobody listens to. ``skip_non_finite_updates`` is true
     when a callback (:class:`TerminateOnNaN`) asks the loop not to apply an update whose loss is NaN or
-    infinite.
+    infinite. ``may_stop_in_epoch`` is true when a callback that runs on every rank has a training batch
+    hook (which may set ``model.stop_training``): in distributed training the loop then agrees on stopping
+    across ranks after every batch.
     """
 
     def __init__(self, callbacks: list[Callback] | None = None, model: Any = None,
@@ -162,6 +164,10 @@ class CallbackList(Callback):
         for flag, names in _BATCH_HOOKS.items():
             setattr(self, flag, any(_overrides(cb, names) for cb in self.callbacks))
         self.skip_non_finite_updates = any(getattr(cb, "skip_non_finite_updates", False) for cb in self.callbacks)
+        # callbacks that run on every rank of a distributed fit and may stop it during an epoch
+        self.may_stop_in_epoch = any(
+            _overrides(cb, _BATCH_HOOKS["train_batch_begin"] + _BATCH_HOOKS["train_batch_end"])
+            for cb in self.callbacks if not getattr(cb, "main_process_only", False))
 
     def append(self, callback: Callback) -> None:
         """Add a callback at the end (and recompute which batch hooks are live)."""

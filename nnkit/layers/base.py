@@ -30,6 +30,20 @@ def keras_layer_name(class_name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def check_layer_dtype(dtype: Any, layer: str) -> None:
+    """Accept a layer's ``dtype`` only where nnkit honours it: ``'float32'`` (or the configured floatx)."""
+    from nnkit import config
+
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else getattr(dtype, "name", dtype)
+    if name in ("float32", config.floatx()):
+        return
+    raise ConfigError(
+        f"Layer '{layer}': dtype={dtype!r} per layer is not supported; nnkit computes a whole model under one "
+        "dtype policy. Drop the argument and call nnkit.mixed_precision.set_global_policy('mixed_float16' or "
+        "'mixed_bfloat16') before compile(), or nnkit.config.set_floatx('float64') for float64 weights."
+    )
+
+
 class LayerSpec:
     """Base class of nnkit layers.
 
@@ -39,7 +53,9 @@ class LayerSpec:
         input_dim: Shorthand for ``input_shape=(input_dim,)``.
         batch_input_shape: Keras's legacy ``(batch, *input_shape)``.
         trainable: Whether the layer's weights are updated by training.
-        dtype: Accepted for Keras compatibility; weights use ``nnkit.config.floatx()``.
+        dtype: ``None`` or ``'float32'`` (Keras's advice to keep a mixed-precision model's last layer in
+            float32: nnkit's outputs are float32 already). Weights use ``nnkit.config.floatx()`` and the
+            compute dtype comes from ``nnkit.mixed_precision``, for the whole model; other values raise.
     """
 
     _BASE_ARGS: ClassVar[tuple[str, ...]] = ("name", "input_shape", "input_dim", "batch_input_shape",
@@ -50,6 +66,9 @@ class LayerSpec:
     #: moved to axis 1, as torch's convolutions want. ``"any"``: element-wise, either works.
     #: Sequential inserts one axis move where consecutive layers disagree, not one per layer.
     layout: str = "keras"
+
+    #: Whether ``dtype=`` names a compute dtype to check (``Input`` takes any dtype: it describes the data).
+    checks_dtype: ClassVar[bool] = True
 
     #: Whether the module computes a Keras-style mask (``compute_mask``) for the layers after it.
     produces_mask: bool = False
@@ -76,6 +95,8 @@ class LayerSpec:
         self.name: str = kwargs.get("name") or unique_name(keras_layer_name(type(self).__name__))
         self._declared_shape = self._shape_from(kwargs)
         self._trainable = bool(kwargs.get("trainable", True))
+        if kwargs.get("dtype") is not None and self.checks_dtype:
+            check_layer_dtype(kwargs["dtype"], self.name)
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         self.module: nn.Module | None = None
         self.input_shape: Shape | None = None

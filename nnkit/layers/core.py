@@ -25,6 +25,8 @@ class InputLayer(LayerSpec):
         batch_size: Accepted for Keras compatibility and ignored.
     """
 
+    checks_dtype = False  # the dtype of the data (Keras's Input(dtype="int32")), not a compute dtype
+
     def __init__(self, shape: Shape | None = None, batch_size: int | None = None, name: str | None = None,
                  **kwargs: Any) -> None:
         if shape is None and "input_shape" not in kwargs and "batch_shape" not in kwargs:

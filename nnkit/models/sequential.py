@@ -161,11 +161,18 @@ class Sequential(Trainer):
         return (None, *self.layers[-1].output_shape)  # type: ignore[misc]
 
     def to(self, device: str | torch.device) -> Sequential:
-        """Move the model (and its future data) to ``device``."""
+        """Move the model, its optimizer state (moments) and its future data to ``device``."""
         self.device = torch.device(device)
         if self._module is not None:
-            self._module.to(self.device)
-        self._loop = None
+            before = list(self._module.parameters())
+            self._module.to(self.device)  # on some devices the parameters become new objects
+            running = self.optimizer.torch_optimizer if self.optimizer is not None else None
+            if running is not None:  # the same optimizer state over the moved parameters, on their device
+                moved = dict(zip(map(id, before), self._module.parameters()))
+                state = running.state_dict()
+                self.optimizer.build([moved.get(id(p), p) for group in running.param_groups for p in group["params"]])
+                self.optimizer.torch_optimizer.load_state_dict(state)
+        self._loop, self._predict_cache = None, None
         return self
 
     def __call__(self, x: Any) -> Tensor:

@@ -24,14 +24,14 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     # the activity hooks go in first: the training forward must keep the containers they sit on
     penalty_fn, hooks = penalty(model.layers, model.device)
     body, activation, loss = loss_path(module, model.layers[-1], model.loss)
-    if distributed.world_size() > 1:  # gradients averaged across processes; rank 0's weights broadcast now
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    if distributed.world_size() > 1 and trainable:  # gradients averaged across ranks; rank 0's weights broadcast
         device_ids = [model.device.index] if model.device.type == "cuda" else None
         forward = DistributedDataParallel(body, device_ids=device_ids)
     else:
         forward = flat_forward(body)
     args = model._compile_args
     loss_fn = loss if args["loss_weight"] is None else Scaled(loss, args["loss_weight"])
-    trainable = [p for p in module.parameters() if p.requires_grad]
     optimizer = model.optimizer
     built = optimizer.torch_optimizer
     same = built is not None and [id(p) for p in getattr(optimizer, "_params", [])] == list(map(id, trainable))
@@ -42,7 +42,8 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
         hooks.append(torch_optimizer.register_step_post_hook(ConstraintProjection(constraints)))
     forward = accelerated(forward, args["policy"], args["jit_compile"], model.device, model.name)
     functions = StepFunctions(module, forward, activation, loss_fn, penalty_fn, optimizer, metrics,
-                              scaler=acceleration.grad_scaler(args["policy"], model.device))
+                              scaler=acceleration.grad_scaler(args["policy"], model.device)
+                              if args.get("auto_scale_loss", True) else None)
     return Loop(functions, control=model), hooks
 
 

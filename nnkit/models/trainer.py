@@ -68,8 +68,13 @@ class Trainer:
                 ``torch.compile`` (the first batches pay the compile time; where torch.compile is
                 unavailable it warns once and runs uncompiled). ``'auto'`` and ``False`` run eagerly, as Keras's
                 torch backend does.
+            auto_scale_loss: Under ``mixed_float16``, scale the loss so float16 gradients do not underflow
+                (a ``GradScaler``; ``False`` trains unscaled).
+            run_eagerly, steps_per_execution: Accepted for Keras compatibility; nnkit always runs eagerly,
+                one step per batch.
 
-        The dtype policy (``nnkit.mixed_precision.set_global_policy``) in effect now applies to this model.
+        The dtype policy (``nnkit.mixed_precision.set_global_policy``) in effect now applies to this model
+        (Keras fixes it when layers are created; set it before building and compiling the model).
         """
         if jit_compile not in (True, False, "auto"):
             raise ConfigError(f"jit_compile must be True, False or 'auto'. Received: jit_compile={jit_compile!r}.")
@@ -80,6 +85,7 @@ class Trainer:
             "weighted_metrics": preparation.metric_list(weighted_metrics, "weighted_metrics"),
             "loss_weight": preparation.loss_weight(loss_weights),
             "jit_compile": jit_compile is True, "policy": mixed_precision.global_policy(),
+            "auto_scale_loss": bool(auto_scale_loss),
         }
         for identifier in self._compile_args["metrics"] + self._compile_args["weighted_metrics"]:
             if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
@@ -160,7 +166,7 @@ class Trainer:
             first_x, first_y, _ = next(iter(loader.batches()))
             self._ensure_built(tuple(first_x.shape[1:]))
             preparation.check_input_shape(self, first_x, "x")
-            total = steps or loader.steps(batch_size)
+            total = steps or loader.steps()
             if not targets:
                 return _Source(lambda: preparation.take(loader.batches(), total), total, None)
             output_shape = self.layers[-1].output_shape
@@ -189,9 +195,11 @@ class Trainer:
         return CallbackList([*own, *extra], model=self, params=params)
 
     def _join_distributed(self) -> None:
-        """Under torchrun, join the process group and move to this process's GPU (see nnkit.distributed)."""
-        if distributed.initialize_from_environment():
-            device = distributed.local_device()
+        """Under torchrun, join the process group and, for a model on a GPU, move to this process's GPU
+        (see nnkit.distributed); a model on the CPU trains in CPU processes."""
+        on_gpu = self.device.type == "cuda"
+        if distributed.initialize_from_environment(use_gpu=on_gpu):
+            device = distributed.local_device() if on_gpu else None
             if device is not None and self.device != device:
                 self.to(device)
 
@@ -221,8 +229,8 @@ class Trainer:
             if validation_split and validation_data is None:
                 x, validation_data = x.split(validation_split)
         train = self._source(x, batch_size=batch_size, shuffle=shuffle, steps=steps_per_epoch)
-        loop = self._get_loop(train.target_shape)
         self._require_trainable("fit")
+        loop = self._get_loop(train.target_shape)
         validation = None
         if validation_data is not None:
             if not (isinstance(validation_data, ArrayData) or is_loader_input(validation_data)):
@@ -267,9 +275,10 @@ class Trainer:
                        return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """One optimisation step on one batch; returns its loss (and metrics) like :meth:`evaluate`."""
         self._require_compiled("train_on_batch")
+        self._join_distributed()
         data = self._array_data(x, y, sample_weight, class_weight)
-        loop = self._get_loop(tuple(data.y.shape[1:]))
         self._require_trainable("train_on_batch")
+        loop = self._get_loop(tuple(data.y.shape[1:]))
         logs = loop.train_pass(data.batches(len(data)), CallbackList())
         return preparation.result_like_keras(self, logs, return_dict)
 
@@ -277,6 +286,7 @@ class Trainer:
                       return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) on one batch, without updating weights."""
         self._require_compiled("test_on_batch")
+        self._join_distributed()
         data = self._array_data(x, y, sample_weight)
         logs = self._get_loop(tuple(data.y.shape[1:])).test_pass(data.batches(len(data)), None)
         return preparation.result_like_keras(self, logs, return_dict)
@@ -290,13 +300,19 @@ class Trainer:
         """The arguments ``compile`` was called with (``None`` before), as :meth:`compile_from_config` takes them."""
         if self._compile_args is None:
             return None
-        return {"optimizer": self.optimizer, "loss": self.loss, "metrics": self._compile_args["metrics"],
-                "weighted_metrics": self._compile_args["weighted_metrics"],
-                "loss_weights": self._compile_args["loss_weight"], "jit_compile": self._compile_args["jit_compile"]}
+        args = self._compile_args
+        return {"optimizer": self.optimizer, "loss": self.loss, "metrics": args["metrics"],
+                "weighted_metrics": args["weighted_metrics"], "loss_weights": args["loss_weight"],
+                "jit_compile": args["jit_compile"], "auto_scale_loss": args["auto_scale_loss"],
+                "dtype_policy": args["policy"].name}
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
-        """Compile with :meth:`get_compile_config` output."""
+        """Compile with :meth:`get_compile_config` output (under the dtype policy the model was compiled with)."""
+        config = dict(config)
+        policy = config.pop("dtype_policy", None)
         self.compile(**config)
+        if policy is not None:
+            self._compile_args["policy"] = mixed_precision.Policy(policy)
 
     # -- pickling / copy.deepcopy -------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
 
 from nnkit import distributed
 from nnkit.config import float_dtype
@@ -99,7 +99,7 @@ class ArrayData:
 
     def to(self, device: torch.device) -> ArrayData:
         """The same data on ``device`` (no copy when already there)."""
-        return ArrayData(*(None if t is None else t.to(device, non_blocking=True)
+        return ArrayData(*(None if t is None else t.to(device, non_blocking=device.type == "cuda")
                            for t in (self.x, self.y, self.sample_weight)))
 
     def split(self, validation_split: float) -> tuple[ArrayData, ArrayData]:
@@ -145,7 +145,11 @@ def loader_options(dataset: Dataset, batch_size: int, shuffle: bool, device: tor
                    shard: bool = True) -> dict[str, Any]:
     """How nnkit batches a user's ``Dataset``: on a GPU with worker processes, pinned memory (copies then
     overlap compute), and in distributed training with a ``DistributedSampler`` giving each rank its part
-    (``batch_size`` is split across ranks, as for arrays)."""
+    (``batch_size`` is split across ranks, as for arrays). An ``IterableDataset`` is read in its own order
+    by this process alone (``shuffle`` does not apply, as in Keras for generators; worker processes would
+    each replay the whole stream)."""
+    if isinstance(dataset, IterableDataset):
+        return {"batch_size": batch_size, "pin_memory": device.type == "cuda"}
     options: dict[str, Any] = {"batch_size": batch_size, "shuffle": shuffle}
     if device.type == "cuda":
         workers = min(4, os.cpu_count() or 1)
@@ -158,7 +162,13 @@ def loader_options(dataset: Dataset, batch_size: int, shuffle: bool, device: tor
 
 
 class LoaderData:
-    """Batches from a torch ``DataLoader`` (or a ``Dataset`` wrapped in one), moved to the device."""
+    """Batches from a torch ``DataLoader`` (or a ``Dataset`` wrapped in one), moved to the device.
+
+    In distributed training, a ``Dataset`` gets a ``DistributedSampler``. What nnkit cannot sample itself (a
+    ``DataLoader`` without a ``DistributedSampler``, an ``IterableDataset``) is read whole by every rank, and
+    each rank keeps its part of every batch, as for arrays; such a loader must give every rank the same
+    batches (seed its shuffling).
+    """
 
     def __init__(self, source: Dataset | DataLoader, batch_size: int, shuffle: bool, device: torch.device,
                  shard: bool = True) -> None:
@@ -167,20 +177,24 @@ class LoaderData:
         else:
             self.loader = DataLoader(source, **loader_options(source, batch_size, shuffle, device, shard))
         self.device = device
+        self.sampler = getattr(self.loader, "sampler", None)
+        self.split_batches = (shard and distributed.world_size() > 1
+                              and not isinstance(self.sampler, DistributedSampler))
+        self.passes = 0
 
-    def steps(self, batch_size: int) -> int | None:
+    def steps(self) -> int | None:
         """Number of batches per pass, when the loader knows it."""
         try:
             return len(self.loader)
         except TypeError:
             return None
 
-    def batches(self, batch_size: int = 0, shuffle: bool = False) -> Iterator[Batch]:
+    def batches(self) -> Iterator[Batch]:
         """Yield ``(x, y, sample_weight)`` batches on the device."""
-        sampler = getattr(self.loader, "sampler", None)
-        if isinstance(sampler, DistributedSampler):  # a new order each pass, the same on every rank
-            self._passes = getattr(self, "_passes", -1) + 1
-            sampler.set_epoch(self._passes)
+        if isinstance(self.sampler, DistributedSampler):  # a new order each pass, the same on every rank
+            self.sampler.set_epoch(self.passes)
+        self.passes += 1
+        non_blocking = self.device.type == "cuda"  # host-to-GPU copies from pinned memory may overlap
         for item in self.loader:
             if isinstance(item, Tensor):
                 parts = [item]
@@ -192,7 +206,11 @@ class LoaderData:
                     f"Received a {type(item).__name__}."
                 )
             parts += [None] * (3 - len(parts))
-            x, y, w = (None if p is None else torch.as_tensor(p).to(self.device, non_blocking=True) for p in parts)
+            x, y, w = (None if p is None else torch.as_tensor(p).to(self.device, non_blocking=non_blocking)
+                       for p in parts)
+            if self.split_batches:
+                part = distributed.shard(torch.arange(x.shape[0], device=x.device))
+                x, y, w = (None if t is None else t[part] for t in (x, y, w))
             yield as_inputs(x), y, w
 
 

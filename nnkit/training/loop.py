@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from nnkit import distributed
 from nnkit.callbacks.callback import CallbackList
 from nnkit.metrics.base import Metric
 from nnkit.training.data import Batch
@@ -75,6 +76,9 @@ class Loop:
         batch_begin, batch_end = callbacks.train_batch_begin, callbacks.train_batch_end
         guard = callbacks.skip_non_finite_updates
         scaler = s.scaler
+        # in distributed training, per-batch decisions must be the same on every rank (or DDP's collectives hang)
+        synchronized = distributed.world_size() > 1
+        agree_on_stop = synchronized and callbacks.may_stop_in_epoch
         if first_step:
             batches = itertools.islice(batches, first_step, None)
         for step, (x, y, weight) in enumerate(batches, first_step):
@@ -85,7 +89,7 @@ class Loop:
             torch_optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 self._scaled_update(loss)
-            elif not guard or bool(torch.isfinite(loss)):  # with TerminateOnNaN, a NaN/inf loss updates nothing
+            elif not guard or self._finite_everywhere(loss, synchronized):  # TerminateOnNaN: skip NaN/inf steps
                 loss.backward()
                 if hooks:
                     optimizer.before_step()
@@ -94,9 +98,17 @@ class Loop:
             logs.add(loss.detach(), x.shape[0], y_pred.detach(), y, weight)
             if batch_end:
                 callbacks.on_train_batch_end(step, logs.lazy())
+            if agree_on_stop:
+                self.control.stop_training = distributed.any_rank(bool(self.control.stop_training))
             if self.control.stop_training:
                 break
         return logs.results(synchronize=True)
+
+    @staticmethod
+    def _finite_everywhere(loss: Tensor, synchronized: bool) -> bool:
+        """Whether the loss is finite (on every rank, in distributed training: all ranks skip the step together)."""
+        finite = bool(torch.isfinite(loss))
+        return not distributed.any_rank(not finite) if synchronized else finite
 
     def _scaled_update(self, loss: Tensor) -> None:
         """A float16 step: the scaled loss's gradients are unscaled before clipping, and a step whose

@@ -71,7 +71,8 @@ def compile_config(model: Sequential) -> dict[str, Any]:
     """What ``model`` was compiled with besides optimizer and loss (from ``get_compile_config()``)."""
     config = model.get_compile_config() or {}
     return {"metrics": config.get("metrics") or None, "weighted_metrics": config.get("weighted_metrics") or None,
-            "loss_weights": config.get("loss_weights"), "jit_compile": config.get("jit_compile", False)}
+            "loss_weights": config.get("loss_weights"), "jit_compile": config.get("jit_compile", False),
+            "auto_scale_loss": config.get("auto_scale_loss", True)}
 
 
 def recompile(model: Sequential, **changes: Any) -> None:

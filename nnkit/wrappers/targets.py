@@ -64,7 +64,10 @@ class ClassTargets:
         if kind in ("multiclass-onehot", "multilabel-indicator"):
             labels = np.arange(dense.shape[1])
         else:
-            labels = unique_labels(dense) if classes is None else unique_labels(np.asarray(classes))
+            source = dense if classes is None else np.asarray(classes)
+            labels = unique_labels(source)  # validates (no mix of strings and numbers)
+            if source.dtype == object:  # keep the exact strings: a fixed-width str array drops trailing NULs
+                labels = np.unique(source)
             if classes is not None:
                 targets = cls(kind, labels, dense.dtype)
                 targets.indices(dense)  # every label in y must be one of `classes`

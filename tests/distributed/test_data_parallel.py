@@ -63,3 +63,58 @@ def test_rank_zero_alone_writes_the_log_and_the_checkpoint(two_ranks):
     x = np.ones((4, 6), dtype="float32")
     assert saved.predict(x, verbose=0).shape == (4, 3)
     assert not list(outdir.glob(".*.tmp"))
+
+
+def test_train_on_batch_joins_the_group_and_averages_the_whole_batch(two_ranks):
+    from tests.distributed import train_script
+
+    _, (first, second) = two_ranks
+    assert first["one_batch"] == second["one_batch"]
+    for ours, alone in zip(first["one_batch"], train_script.one_batch(), strict=True):
+        np.testing.assert_allclose(np.array(ours), np.array(alone), rtol=1e-5, atol=1e-7)
+
+
+def test_a_nan_on_one_rank_stops_every_rank_at_that_batch(two_ranks):
+    """Without agreement the ranks would leave DDP's collectives out of step and hang."""
+    from tests.distributed import train_script
+
+    _, (first, second) = two_ranks
+    assert first["nan"]["batches"] == second["nan"]["batches"] == [0, 1, 2]
+    assert first["nan"]["weights"] == second["nan"]["weights"]
+    alone = train_script.nan_on_one_rank()  # one process sees the NaN itself, at the same batch
+    assert alone["batches"] == [0, 1, 2]
+    for ours, theirs in zip(first["nan"]["weights"], alone["weights"], strict=True):
+        np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=1e-5, atol=1e-7)
+
+
+def test_a_frozen_model_evaluates_like_one_process(two_ranks):
+    from tests.distributed import train_script
+
+    _, (first, second) = two_ranks
+    assert first["frozen"] == second["frozen"]
+    alone = train_script.frozen_evaluation()
+    for key, value in alone.items():
+        np.testing.assert_allclose(first["frozen"][key], value, rtol=1e-6, err_msg=key)
+
+
+def test_streams_and_user_loaders_are_split_per_batch_like_arrays(two_ranks):
+    from tests.distributed import train_script
+
+    _, (first, second) = two_ranks
+    assert first["streamed"] == second["streamed"]
+    alone = train_script.streamed()
+    for name in ("stream", "loader"):
+        assert alone[name]["rows"] == 2 * 192  # two epochs
+        assert first["streamed"][name]["rows"] == 192  # each rank computes on half of every batch
+        for key, values in alone[name]["history"].items():
+            np.testing.assert_allclose(first["streamed"][name]["history"][key], values, rtol=1e-5,
+                                       err_msg=f"{name} {key}")
+
+
+def test_a_backup_written_by_rank_zero_resumes_on_every_rank(two_ranks):
+    outdir, (first, second) = two_ranks
+    assert first["resumed"]["epochs"] == second["resumed"]["epochs"] == [[0, 1], [2]]
+    assert first["resumed"]["weights"] == second["resumed"]["weights"]
+    assert not first["resumed"]["backup_left"]
+    rows = (outdir / "resumed.csv").read_text().strip().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1", "2"]

@@ -335,3 +335,23 @@ def test_optimizer_state_survives_a_rebuilt_training_loop(rng):
     assert model.optimizer.torch_optimizer is torch_optimizer
     steps = [state["step"] for state in torch_optimizer.state.values()]
     assert all(int(step) == 8 for step in steps) and steps
+
+
+def test_to_carries_the_optimizer_state_over_to_the_moved_weights():
+    """On devices where moving makes new parameter objects (``meta`` here; a GPU keeps them), the running
+    optimizer follows them with its moments, step count and learning rate, and predict forgets its path."""
+    model = Sequential([Dense(4, activation="relu", input_dim=3), Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    model.optimizer.learning_rate = 0.005
+    model.predict(x, verbose=0)
+    steps = {k: v.clone() for k, v in model.optimizer.torch_optimizer.state_dict()["state"][0].items()}
+    model.to("meta")
+    running = model.optimizer.torch_optimizer
+    assert [id(p) for group in running.param_groups for p in group["params"]] == list(map(id, model.module.parameters()))
+    first = running.state[next(iter(model.module.parameters()))]
+    assert first["exp_avg"].device.type == "meta" and first["exp_avg"].shape == steps["exp_avg"].shape
+    assert float(first["step"]) == float(steps["step"]) == 4
+    assert model.optimizer.learning_rate == 0.005 and model.optimizer.iterations == 4
+    assert model._predict_cache is None

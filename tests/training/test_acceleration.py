@@ -12,6 +12,12 @@ from nnkit.layers import Dense
 from nnkit.models import Sequential
 
 
+@pytest.fixture(autouse=True)
+def compile_available(monkeypatch):
+    """Each test starts in a process where torch.compile has not failed yet (the failure is remembered)."""
+    monkeypatch.setattr(nnkit.training.acceleration, "_UNAVAILABLE", None)
+
+
 @pytest.fixture
 def data():
     rng = np.random.default_rng(1)
@@ -61,9 +67,48 @@ def test_a_backend_failure_at_the_first_call_falls_back(data, monkeypatch):
         return call
 
     monkeypatch.setattr(torch, "compile", broken_backend)
-    with pytest.warns(RuntimeWarning, match="No working C\\+\\+ compiler"):
+    with pytest.warns(RuntimeWarning, match="No working C\\+\\+ compiler.*later models in this process"):
         _, losses = _fit(x, y, jit_compile=True)
     assert losses == _fit(x, y, jit_compile=False)[1]
+
+
+def test_a_missing_compiler_is_remembered_so_later_models_neither_retry_nor_warn(data, monkeypatch):
+    x, y = data
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    attempts = []
+
+    def no_compiler(fn, *args, **kwargs):
+        def call(*a):
+            attempts.append(1)
+            raise BackendCompilerFailed("inductor", RuntimeError("InvalidCxxCompiler: No working C++ compiler"), None)
+        return call
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    with pytest.warns(RuntimeWarning, match="later models in this process"):
+        _fit(x, y, jit_compile=True)
+    assert len(attempts) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model, losses = _fit(x, y, jit_compile=True)  # a grid search's next candidate
+        model.predict(x, verbose=0)
+    assert len(attempts) == 1
+    assert losses == _fit(x, y, jit_compile=False)[1]
+
+
+def test_a_failure_of_one_model_does_not_stop_others_from_compiling(monkeypatch):
+    from torch._dynamo.exc import TorchDynamoException
+
+    def failing(fn, *args, **kwargs):
+        def call(*a):
+            raise TorchDynamoException("graph break this backend cannot handle")
+        return call
+
+    monkeypatch.setattr(torch, "compile", failing)
+    first = nnkit.training.acceleration.Compiled(lambda t: t + 1, "model 'a'")
+    with pytest.warns(RuntimeWarning, match="model 'a' runs uncompiled\\. "):
+        assert first(torch.ones(1)).item() == 2
+    assert nnkit.training.acceleration.Compiled(lambda t: t, "model 'b'").compiled is not None
 
 
 def test_errors_of_the_model_itself_are_not_hidden(monkeypatch):

@@ -114,6 +114,40 @@ def test_evaluate_and_predict_on_torch_data_match_arrays(kind, data, initial_wei
     assert_close(model.predict(_as_source(kind, *tensors), verbose=0), model.predict(x, verbose=0))
 
 
+class _Stream(torch.utils.data.IterableDataset):
+    """Samples in a fixed order, as a generator-backed pipeline yields them."""
+
+    def __init__(self, *tensors: torch.Tensor) -> None:
+        self.tensors = tensors
+
+    def __iter__(self):
+        yield from zip(*self.tensors)
+
+
+def test_an_iterable_dataset_trains_in_its_own_order_and_predicts_each_sample_once(data, initial_weights):
+    """``shuffle`` (True by default) does not apply to a stream, as in Keras for generators."""
+    x, y = data
+    on_arrays = _compiled(initial_weights)
+    arrays_history = on_arrays.fit(x.astype(np.float32), y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    on_stream = _compiled(initial_weights)
+    stream_history = on_stream.fit(_Stream(*_tensors(x, y)), batch_size=8, epochs=2, verbose=0)
+    assert_close(stream_history.history["loss"], arrays_history.history["loss"], rtol=1e-6)
+    predictions = on_stream.predict(_Stream(_tensors(x, y)[0]), batch_size=8, verbose=0)
+    assert predictions.shape == (len(x), CLASSES)
+    assert_close(predictions, on_stream.predict(x, verbose=0))
+
+
+def test_a_stream_on_a_gpu_is_read_by_this_process_alone():
+    """Worker processes would each replay the whole stream; a map-style Dataset does get them."""
+    from nnkit.training.data import loader_options
+
+    stream = _Stream(torch.zeros(4, 2))
+    gpu = torch.device("cuda")
+    assert loader_options(stream, 8, shuffle=True, device=gpu) == {"batch_size": 8, "pin_memory": True}
+    mapped = loader_options(TensorDataset(torch.zeros(4, 2)), 8, shuffle=True, device=gpu)
+    assert mapped["num_workers"] >= 1 and mapped["pin_memory"] and mapped["shuffle"]
+
+
 @pytest.mark.parametrize("kind", ["dataset", "dataloader"])
 def test_third_dataset_tensor_is_the_sample_weight(kind, data, initial_weights, rng):
     x, y = data

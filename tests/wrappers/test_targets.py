@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nnkit import losses
@@ -18,6 +18,7 @@ label_values = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(values=label_values, picks=st.lists(st.integers(0, 5), min_size=2, max_size=40))
+@example(values=["0", "\x00"], picks=[0, 0])  # a NumPy str array would turn '\x00' into ''
 def test_labels_survive_every_encoding_the_network_may_need(values, picks):
     y = np.array([values[i % len(values)] for i in picks] + values[:2], dtype=object if isinstance(values[0], str)
                  else None)
