@@ -149,6 +149,17 @@ def rotated(names: tuple[str, ...], shift: int) -> list[str]:
     return list(names[shift:] + names[:shift])
 
 
+def run_order(names: tuple[str, ...], shift: int) -> list[str]:
+    """One round's order: the frameworks rotated, with the hand loop and nnkit back to back (which of the
+    two goes first alternates), so the ratio the bars are about compares runs seconds apart on a machine
+    whose speed drifts over minutes."""
+    pair = [n for n in ("hand", "nnkit") if n in names]
+    if shift % 2:
+        pair.reverse()
+    slots = rotated((*(n for n in names if n not in pair), "pair"), shift) if pair else rotated(names, shift)
+    return [n for slot in slots for n in (pair if slot == "pair" else [slot])]
+
+
 def describe(framework: str, job: str, result: dict) -> str:
     if "error" in result:
         return f"  {job:<12} {framework:<10} ERROR {result['error']}"
@@ -199,7 +210,7 @@ def run_suite(args: argparse.Namespace, partial: Path) -> dict:
         if workloads.SEARCH_KEY in results["workloads"] and rep < args.search_repeats:
             jobs.append(workloads.SEARCH_KEY)
         for key in jobs:
-            for framework in rotated(tuple(results["workloads"][key]), rep):
+            for framework in run_order(tuple(results["workloads"][key]), rep):
                 runs = results["workloads"][key][framework]
                 if len(runs) > rep:
                     continue
@@ -214,7 +225,7 @@ def run_suite(args: argparse.Namespace, partial: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="runs per framework and workload (default 5)")
-    parser.add_argument("--search-repeats", type=int, default=5, help="runs of each grid search (default 5)")
+    parser.add_argument("--search-repeats", type=int, default=7, help="runs of each grid search (default 7)")
     parser.add_argument("--inner", type=int, default=3,
                         help="timed fits per run, each of a fresh model; the fastest counts (default 3)")
     parser.add_argument("--search-inner", type=int, default=1, help="timed grid searches per run (default 1)")
