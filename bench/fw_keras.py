@@ -1,4 +1,5 @@
-"""Keras 3 on the torch backend: the same Keras program as nnkit's, and ``keras.wrappers.SKLearnClassifier``.
+"""Keras 3 on the torch backend: the same Keras program as nnkit's (:mod:`keras_program`), and
+``keras.wrappers.SKLearnClassifier``.
 
 ``KERAS_BACKEND=torch`` is set before Keras is imported. Keras's ``jit_compile="auto"`` means eager
 execution on the torch backend, which is what runs here.
@@ -12,42 +13,15 @@ from collections.abc import Callable
 os.environ["KERAS_BACKEND"] = "torch"
 
 import keras
+import keras_program
 import workloads
 from keras import layers
 from workloads import Data, Workload
 
 
-def build(w: Workload) -> keras.Sequential:
-    """The workload's network, Keras style (softmax outputs)."""
-    stack: list = [keras.Input(shape=w.sample_shape)]
-    if w.kind == "mlp":
-        stack += [layers.Dense(units, activation="relu") for units in w.hidden]
-    elif w.kind == "cnn":
-        for filters in w.hidden:
-            stack += [layers.Conv2D(filters, 3, activation="relu"), layers.MaxPooling2D(2)]
-        stack.append(layers.Flatten())
-    else:
-        stack.append(layers.LSTM(w.hidden[0]))
-    return keras.Sequential([*stack, layers.Dense(w.classes, activation="softmax")])
-
-
-def optimizer(w: Workload):
-    if w.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=workloads.SGD_LR)
-    return keras.optimizers.Adam(learning_rate=workloads.ADAM_LR, epsilon=workloads.ADAM_EPS)
-
-
 def fitter(w: Workload, data: Data) -> Callable[[], float]:
-    """The timed call: ``model.fit(x, y, epochs, batch_size, verbose=0)``; returns the last epoch's loss."""
-    model = build(w)
-    model.set_weights(workloads.keras_weights(w))
-    model.compile(loss="categorical_crossentropy", optimizer=optimizer(w))
-
-    def fit() -> float:
-        history = model.fit(data.x, data.y, epochs=w.epochs, batch_size=w.batch, verbose=0)
-        return history.history["loss"][-1]
-
-    return fit
+    """The timed call: :func:`keras_program.fitter` with ``keras`` as the Keras namespace."""
+    return keras_program.fitter(keras, w, data)
 
 
 def create_model(X, y, l2: float = 0.0) -> keras.Sequential:

@@ -1,56 +1,25 @@
-"""nnkit: the Keras program, run by ``Sequential.fit``; the seed grid search through ``KerasClassifier``.
-
-The model is written as a Keras user writes it (``Dense(..., activation="softmax")`` with
-``loss="categorical_crossentropy"``, channels-last images) and gets the float64 arrays and one-hot targets
-a Keras program has; conversion and input checks happen inside the timed ``fit``.
-"""
+"""nnkit: the Keras program (:mod:`keras_program`) run by ``Sequential.fit``; the seed grid search through
+``KerasClassifier``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import keras_program
 import workloads
 from workloads import Data, Workload
 
 import nnkit
-from nnkit.layers import LSTM, Conv2D, Dense, Flatten, Input, MaxPooling2D
+from nnkit.layers import Dense
 from nnkit.models import Sequential
 from nnkit.regularizers import L2
 
 nnkit.config.set_device("cpu")
 
 
-def build(w: Workload) -> Sequential:
-    """The workload's network, Keras style (softmax outputs)."""
-    layers: list = [Input(shape=w.sample_shape)]
-    if w.kind == "mlp":
-        layers += [Dense(units, activation="relu") for units in w.hidden]
-    elif w.kind == "cnn":
-        for filters in w.hidden:
-            layers += [Conv2D(filters, 3, activation="relu"), MaxPooling2D(2)]
-        layers.append(Flatten())
-    else:
-        layers.append(LSTM(w.hidden[0]))
-    return Sequential([*layers, Dense(w.classes, activation="softmax")])
-
-
-def optimizer(w: Workload):
-    if w.optimizer == "sgd":
-        return nnkit.optimizers.SGD(learning_rate=workloads.SGD_LR)
-    return nnkit.optimizers.Adam(learning_rate=workloads.ADAM_LR, epsilon=workloads.ADAM_EPS)
-
-
 def fitter(w: Workload, data: Data) -> Callable[[], float]:
-    """The timed call: ``model.fit(x, y, epochs, batch_size, verbose=0)``; returns the last epoch's loss."""
-    model = build(w)
-    model.set_weights(workloads.keras_weights(w))
-    model.compile(loss="categorical_crossentropy", optimizer=optimizer(w))
-
-    def fit() -> float:
-        history = model.fit(data.x, data.y, epochs=w.epochs, batch_size=w.batch, verbose=0)
-        return history.history["loss"][-1]
-
-    return fit
+    """The timed call: :func:`keras_program.fitter` with ``nnkit`` as the Keras namespace."""
+    return keras_program.fitter(nnkit, w, data)
 
 
 def create_model(l2: float = 0.0) -> Sequential:

@@ -28,6 +28,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -97,17 +98,10 @@ def measure_fit(framework: str, workload: str, threads: int, scale: float, inner
     fw = importlib.import_module(f"fw_{framework}")
     data = workloads.workload_data(w)
     warm = replace(w, rows=WARMUP_BATCHES * w.batch, epochs=1)
-    start = time.perf_counter()
-    fw.fitter(warm, data.head(warm.rows))()
-    warmup_s = time.perf_counter() - start
-    rss_before, times, cpu_times, losses = current_rss_mb(), [], [], []
-    for i in range(inner):
-        seconds, cpu_s, loss = timed(fw.fitter(w, data), profile if i == 0 else 0)
-        times.append(seconds)
-        cpu_times.append(cpu_s)
-        losses.append(float(loss))
-    return {"seconds": min(times), "cpu_s": min(cpu_times), "times": times, "loss": losses[0],
-            "warmup_s": warmup_s, "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb(), "threads": _threads()}
+    result = warm_then_time(lambda: fw.fitter(warm, data.head(warm.rows))(), lambda: fw.fitter(w, data), inner,
+                            profile)
+    result["loss"] = result.pop("value")
+    return result
 
 
 def measure_search(framework: str, threads: int, quick: bool, inner: int, profile: int = 0) -> dict:
@@ -118,16 +112,28 @@ def measure_search(framework: str, threads: int, quick: bool, inner: int, profil
     fw = importlib.import_module(f"fw_{framework}")
     data = workloads.search_data()
     grid = workloads.QUICK_SEARCH_GRID if quick else workloads.SEARCH_GRID
+    warm_grid = {"batch_size": [32], "epochs": [1], "l2": [0.01]}
+    result = warm_then_time(lambda: fw.searcher(data.head(WARMUP_SEARCH_ROWS), warm_grid)(),
+                            lambda: fw.searcher(data, grid), inner, profile)
+    result["best_score"] = result.pop("value")
+    return result
+
+
+def warm_then_time(warm_up: Callable[[], object], make_call: Callable[[], Callable[[], object]], inner: int,
+                   profile: int) -> dict:
+    """Time ``warm_up()`` (building and running a throwaway model: the process's one-off costs), then time
+    ``inner`` calls, each built fresh by ``make_call()`` before its clock starts (only the first profiled);
+    ``seconds`` is the fastest and ``value`` the first call's result as a float."""
     start = time.perf_counter()
-    fw.searcher(data.head(WARMUP_SEARCH_ROWS), {"batch_size": [32], "epochs": [1], "l2": [0.01]})()
+    warm_up()
     warmup_s = time.perf_counter() - start
-    rss_before, times, cpu_times, scores = current_rss_mb(), [], [], []
+    rss_before, times, cpu_times, values = current_rss_mb(), [], [], []
     for i in range(inner):
-        seconds, cpu_s, score = timed(fw.searcher(data, grid), profile if i == 0 else 0)
+        seconds, cpu_s, value = timed(make_call(), profile if i == 0 else 0)
         times.append(seconds)
         cpu_times.append(cpu_s)
-        scores.append(float(score))
-    return {"seconds": min(times), "cpu_s": min(cpu_times), "times": times, "best_score": scores[0],
+        values.append(float(value))
+    return {"seconds": min(times), "cpu_s": min(cpu_times), "times": times, "value": values[0],
             "warmup_s": warmup_s, "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb(), "threads": _threads()}
 
 
