@@ -33,8 +33,17 @@ class Regularizer(Configurable, metaclass=_BuildsByKind):
     ``Regularizer('l2', 0.01)`` equals ``L2(0.01)``.
     """
 
+    #: Names of the factor attributes the penalty scales by (built-in penalties).
+    _factors: tuple[str, ...] = ()
+
     def __call__(self, weight: Tensor) -> Tensor:
         raise NotImplementedError
+
+    @property
+    def is_zero(self) -> bool:
+        """Whether the penalty is zero for any weight (every factor is 0, e.g. a searched ``l2=0.0``), so
+        training can skip it."""
+        return bool(self._factors) and not any(getattr(self, name) for name in self._factors)
 
 
 def _factor(value: Any, name: str) -> float:
@@ -46,6 +55,8 @@ def _factor(value: Any, name: str) -> float:
 @REGULARIZERS.register("l1_l2", aliases=("l1l2",))
 class L1L2(Regularizer):
     """``l1 * sum(|w|) + l2 * sum(w ** 2)``."""
+
+    _factors = ("l1", "l2")
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         self.l1, self.l2 = _factor(l1, "l1"), _factor(l2, "l2")
@@ -63,6 +74,8 @@ class L1L2(Regularizer):
 class L1(Regularizer):
     """``l1 * sum(|w|)``; Keras default factor 0.01."""
 
+    _factors = ("l1",)
+
     def __init__(self, l1: float = 0.01) -> None:
         self.l1 = _factor(l1, "l1")
 
@@ -73,6 +86,8 @@ class L1(Regularizer):
 @REGULARIZERS.register("l2")
 class L2(Regularizer):
     """``l2 * sum(w ** 2)``; Keras default factor 0.01."""
+
+    _factors = ("l2",)
 
     def __init__(self, l2: float = 0.01) -> None:
         self.l2 = _factor(l2, "l2")

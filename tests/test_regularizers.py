@@ -59,3 +59,14 @@ def test_a_zero_factor_trains_exactly_like_no_regularizer():
     assert zero[0] == plain[0] and real[0] != plain[0]
     for a, b in zip(zero[1], plain[1]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_only_built_in_penalties_with_every_factor_zero_are_zero():
+    assert L2(0.0).is_zero and L1(0.0).is_zero and L1L2(0.0, 0.0).is_zero
+    assert not (L2(0.1).is_zero or L1(0.1).is_zero or L1L2(0.0, 0.1).is_zero or L1L2(0.1, 0.0).is_zero)
+
+    class Custom(Regularizer):
+        def __call__(self, weight):
+            return weight.sum() * 0.0
+
+    assert not Custom().is_zero  # nnkit cannot know a custom penalty is zero

@@ -122,7 +122,8 @@ def penalty(layers: list[LayerSpec], device: torch.device) -> tuple[Callable[[],
         for key in [k for k, hook in hooks.items() if isinstance(hook, ActivityPenalty)]:
             del hooks[key]
     # a zero factor (e.g. a searched l2 of 0.0) adds nothing to the loss or its gradient: skip its work
-    terms = [term for layer in layers for term in layer.regularization_terms() if not _is_zero(term[1])]
+    terms = [term for layer in layers for term in layer.regularization_terms()
+             if not getattr(term[1], "is_zero", False)]
     activity: list[Tensor] = []
     handles = [layer.module.register_forward_hook(ActivityPenalty(layer.activity_regularizer, activity))
                for layer in layers if layer.activity_regularizer is not None]
@@ -137,15 +138,6 @@ def penalty(layers: list[LayerSpec], device: torch.device) -> tuple[Callable[[],
         return torch.stack(values).sum() if values else torch.zeros((), device=device)
 
     return total, handles
-
-
-def _is_zero(regularizer: Any) -> bool:
-    """Whether a built-in weight penalty has only zero factors."""
-    from nnkit import regularizers
-
-    if isinstance(regularizer, (regularizers.L1, regularizers.L2, regularizers.L1L2)):
-        return not any(getattr(regularizer, factor, 0.0) for factor in ("l1", "l2"))
-    return False
 
 
 class ActivityPenalty:
