@@ -42,8 +42,7 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
         hooks.append(torch_optimizer.register_step_post_hook(ConstraintProjection(constraints)))
     forward = accelerated(forward, args["policy"], args["jit_compile"], model.device, model.name)
     functions = StepFunctions(module, forward, activation, loss_fn, penalty_fn, optimizer, metrics,
-                              scaler=acceleration.grad_scaler(args["policy"], model.device)
-                              if args.get("auto_scale_loss", True) else None)
+                              scaler=acceleration.grad_scaler(args["policy"], model.device, args["auto_scale_loss"]))
     return Loop(functions, control=model), hooks
 
 

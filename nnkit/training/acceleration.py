@@ -30,9 +30,10 @@ def with_policy(forward: Callable[[Tensor], Tensor], policy: Policy, device: tor
     return mixed
 
 
-def grad_scaler(policy: Policy, device: torch.device) -> torch.amp.GradScaler | None:
-    """A loss scaler for ``mixed_float16`` (float16 gradients underflow without it), else ``None``."""
-    if policy.name != "mixed_float16":
+def grad_scaler(policy: Policy, device: torch.device, auto_scale_loss: bool = True) -> torch.amp.GradScaler | None:
+    """A loss scaler for ``mixed_float16`` (float16 gradients underflow without it) unless ``auto_scale_loss``
+    is off, else ``None``."""
+    if policy.name != "mixed_float16" or not auto_scale_loss:
         return None
     return torch.amp.GradScaler(device.type)
 
