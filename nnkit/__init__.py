@@ -20,13 +20,13 @@ from nnkit import (
     saving,
     utils,
 )
-from nnkit.layers import Input
-from nnkit.models import Sequential
+from nnkit.layers import Input, KerasTensor, Layer
+from nnkit.models import Model, Sequential
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "Sequential", "__version__", "activations", "callbacks", "config", "constraints", "initializers", "layers",
+    "Input", "KerasTensor", "Layer", "Model", "Sequential", "__version__", "activations", "callbacks", "config", "constraints", "initializers", "layers",
     "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils",
 ]
 _LAZY = ("datasets", "wrappers")

@@ -1,24 +1,23 @@
-"""Layers mirroring ``keras.layers``: each builds a plain ``torch.nn`` module."""
+"""Layers mirroring ``keras.layers``: callable ``torch.nn.Module`` objects, each running a plain torch module."""
 
-from nnkit.layers.base import LAYERS, LayerSpec
-from nnkit.layers.core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
+from nnkit.layers.base import LAYERS, Layer
+from nnkit.layers.core import Activation, Dense, Dropout, Flatten, Identity, Input, InputLayer, Reshape
+from nnkit.layers.symbolic import KerasTensor
 
-Layer = LayerSpec
-
-__all__ = ["LAYERS", "Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer",
-           "LayerSpec", "Reshape", "get"]
+__all__ = ["LAYERS", "Activation", "Dense", "Dropout", "Flatten", "Identity", "Input", "InputLayer",
+           "KerasTensor", "Layer", "Reshape", "get"]
 
 
 # Normalization, regularization, activation and utility layers.
-from nnkit.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax  # noqa: E402
-from nnkit.layers.normalization import (  # noqa: E402
+from nnkit.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from nnkit.layers.normalization import (
     BatchNormalization,
     GroupNormalization,
     LayerNormalization,
     UnitNormalization,
 )
-from nnkit.layers.preprocessing import Normalization, Rescaling  # noqa: E402
-from nnkit.layers.regularization import (  # noqa: E402
+from nnkit.layers.preprocessing import Normalization, Rescaling
+from nnkit.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
     GaussianDropout,
@@ -27,7 +26,7 @@ from nnkit.layers.regularization import (  # noqa: E402
     SpatialDropout2D,
     SpatialDropout3D,
 )
-from nnkit.layers.utility import Lambda, TorchModule  # noqa: E402
+from nnkit.layers.utility import Lambda, TorchModule
 
 __all__ += ["ELU", "ActivityRegularization", "AlphaDropout", "BatchNormalization", "GaussianDropout", "GaussianNoise",
             "GroupNormalization", "Lambda", "LayerNormalization", "LeakyReLU", "Normalization", "PReLU", "ReLU",
@@ -96,12 +95,37 @@ __all__ += ["GRU", "LSTM", "Bidirectional", "Embedding", "GlobalAveragePooling1D
             "TimeDistributed"]
 
 
+# Merging layers and their function forms.
+from nnkit.layers.merging import (  # noqa: E402
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+
+__all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract", "add", "average",
+            "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
+
+
 def get(identifier):
     """A layer from an instance or a ``{"class_name": ..., "config": {...}}`` dict."""
-    if isinstance(identifier, LayerSpec):
+    if isinstance(identifier, Layer):
         return identifier
     from nnkit.errors import ConfigError
 
     if isinstance(identifier, dict) and "class_name" in identifier:
         return LAYERS.get(identifier["class_name"]).from_config(identifier.get("config", {}))
     raise ConfigError(f"Expected a layer or a {{'class_name', 'config'}} dict. Received: {identifier!r}.")
+

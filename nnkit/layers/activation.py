@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from nnkit import config, constraints, initializers
 from nnkit.errors import ConfigError
 from nnkit.layers.axes import resolve_axes
-from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
+from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
 
 
 def _non_negative(value: Any, name: str, layer: str, allow_none: bool = False) -> float | None:
@@ -46,7 +46,7 @@ class KerasReLU(nn.Module):
 
 
 @LAYERS.register("re_lu", aliases=("relu",))
-class ReLU(LayerSpec):
+class ReLU(Layer):
     """Rectified linear unit with Keras's options.
 
     ``f(x) = min(x, max_value)`` for ``x > threshold``, else ``negative_slope * (x - threshold)``.
@@ -79,7 +79,7 @@ class ReLU(LayerSpec):
 
 
 @LAYERS.register("leaky_re_lu", aliases=("leaky_relu", "leakyrelu"))
-class LeakyReLU(LayerSpec):
+class LeakyReLU(Layer):
     """``x`` for ``x >= 0``, else ``negative_slope * x``; Keras's layer default slope is 0.3.
 
     Args:
@@ -114,7 +114,7 @@ class ParametricReLU(nn.Module):
 
 
 @LAYERS.register("p_re_lu", aliases=("prelu",))
-class PReLU(LayerSpec):
+class PReLU(Layer):
     """Leaky ReLU whose negative slope ``alpha`` is learned, one per input value unless shared.
 
     Args:
@@ -162,7 +162,7 @@ class PReLU(LayerSpec):
 
 
 @LAYERS.register("elu")
-class ELU(LayerSpec):
+class ELU(Layer):
     """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
 
     Args:
@@ -196,7 +196,7 @@ class SoftmaxOver(nn.Module):
 
 
 @LAYERS.register("softmax")
-class Softmax(LayerSpec):
+class Softmax(Layer):
     """Softmax over ``axis`` (batch axis counted; ``-1`` by default) or a list of axes.
 
     As the last layer before a cross-entropy loss it is trained on its logits, like

@@ -1,7 +1,10 @@
-"""LayerSpec: a Keras-style layer description that builds a plain ``torch.nn.Module``.
+"""Layer: the one base of nnkit layers and models, a callable ``torch.nn.Module`` with Keras's manners.
 
-A spec's config is exactly its constructor arguments (captured automatically), so
-``get_config`` / ``from_config`` never drift from ``__init__``.
+A layer's config is exactly its constructor arguments (captured automatically), so ``get_config`` /
+``from_config`` never drift from ``__init__``. Built-in layers build one plain torch module
+(``layer.module``, e.g. an ``nn.Linear``) that models chain or wire into a graph without any wrapper;
+calling a layer on data runs that module (channels-last in and out), calling it on a symbolic
+``Input`` records a graph node.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from nnkit import regularizers
-from nnkit.errors import ConfigError, NotReadyError
+from nnkit.errors import ConfigError, DataError, NotReadyError
+from nnkit.layers import symbolic
 from nnkit.registry import Registry, capture_config, closest
 from nnkit.utils.naming import unique_name
 
-LAYERS: Registry[type[LayerSpec]] = Registry("layer")
+LAYERS: Registry[type[Layer]] = Registry("layer")
 
 Shape = tuple[int, ...]
 
@@ -44,7 +48,7 @@ def check_layer_dtype(dtype: Any, layer: str) -> None:
     )
 
 
-class LayerSpec:
+class Layer(nn.Module):
     """Base class of nnkit layers.
 
     Args:
@@ -83,6 +87,7 @@ class LayerSpec:
             cls.__init__ = capture_config(cls.__dict__["__init__"])
 
     def __init__(self, **kwargs: Any) -> None:
+        nn.Module.__init__(self)
         unknown = [k for k in kwargs if k not in self._BASE_ARGS]
         if unknown:
             allowed = [*inspect.signature(type(self).__init__).parameters, *self._BASE_ARGS]
@@ -98,9 +103,169 @@ class LayerSpec:
         if kwargs.get("dtype") is not None and self.checks_dtype:
             check_layer_dtype(kwargs["dtype"], self.name)
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
-        self.module: nn.Module | None = None
-        self.input_shape: Shape | None = None
-        self.output_shape: Shape | None = None
+        if not isinstance(getattr(type(self), "module", None), property):  # models compile theirs
+            self.module: nn.Module | None = None
+        self._shapes: tuple[Any, Any] = (None, None)  # (input, output) sample shapes of the built module
+        self._inbound_nodes: list[symbolic.Node] = []
+
+    # -- calling ----------------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the layer: on symbolic tensors (``Input``) it records a graph node and returns symbolic
+        outputs; on data (arrays, lists, tensors) it builds itself on first use and returns tensors.
+
+        ``training`` (``None`` means inference, or whatever an enclosing call was given) switches
+        Dropout, BatchNormalization and the noise layers between their training and inference behaviour.
+        """
+        if not args:
+            if "inputs" not in kwargs:
+                raise TypeError(f"Layer '{self.name}' was called without inputs; call it as layer(x).")
+            args = (kwargs.pop("inputs"),)
+        if symbolic.is_symbolic(args):
+            kwargs.pop("training", None)
+            return self._call_symbolic(args, kwargs)
+        training = kwargs.pop("training", None)
+        args = tuple(self._as_data(a) for a in args)
+        if not self.built:
+            self._build_for(args[0])
+        outer = _TRAINING.value
+        mode = bool(training) if training is not None else bool(outer)
+        _TRAINING.value = mode
+        try:
+            if self.training != mode:
+                self.train(mode)
+            return nn.Module.__call__(self, *args, **kwargs)
+        finally:
+            _TRAINING.value = outer
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """torch's entry point: :meth:`call` (so hooks and ``torch.compile`` see a normal module)."""
+        return self.call(*args, **kwargs)
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """The computation on tensors in Keras layout (channels last): the built module, with the
+        channel axis moved for modules that work channels-first. Custom layers override this."""
+        module = self.module
+        if self.layout == "torch" and isinstance(inputs, Tensor) and inputs.ndim >= 3:
+            return _channels_last(module(inputs.movedim(-1, 1), *args, **kwargs))
+        return module(inputs, *args, **kwargs)
+
+    def _as_data(self, value: Any) -> Any:
+        """Call arguments as tensors: a list or dict of arrays stays a structure (merge layers), a nested
+        list of numbers is one array."""
+        if isinstance(value, dict):
+            return {key: self._as_data(v) for key, v in value.items()}
+        if isinstance(value, (list, tuple)) and any(isinstance(v, (Tensor, np.ndarray, list, tuple, dict))
+                                                    and not _is_numeric_list(v) for v in value):
+            return type(value)(self._as_data(v) for v in value)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (Tensor, np.ndarray)) for v in value):
+            return type(value)(self._as_tensor(v) for v in value)
+        return self._as_tensor(value)
+
+    def _as_tensor(self, value: Any) -> Any:
+        """Data as Keras's torch backend takes it: floats in the float type of the weights, ints for
+        layers that read ids (``Embedding``), tensors passed through."""
+        if isinstance(value, Tensor) or value is None or isinstance(value, (bool, str)):
+            return value
+        if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
+            value = value.to_numpy()
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise DataError(f"Layer '{self.name}' takes numeric inputs; received an array of dtype {array.dtype}.")
+        if array.dtype.kind == "f" or self.input_dtype is None:
+            from nnkit import config
+
+            return torch.as_tensor(array, dtype=self.input_dtype or config.float_dtype())
+        return torch.as_tensor(array, dtype=self.input_dtype)
+
+    def _build_for(self, inputs: Any) -> None:
+        """Build from the shapes of the first data the layer is called on."""
+        shapes = symbolic.map_structure(lambda t: tuple(t.shape[1:]) if isinstance(t, Tensor) else None, inputs)
+        self.attach(shapes)
+
+    def _call_symbolic(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        shapes = symbolic.map_structure(lambda t: t.sample_shape if isinstance(t, symbolic.KerasTensor) else None,
+                                        args[0])
+        if not self.built:
+            output_shape = self._attach_symbolic(shapes)
+        else:
+            output_shape = self._infer_output_shape(shapes)
+        first = symbolic.flatten(args[0])
+        dtype = "float32" if self.input_dtype is not None or not first else first[0].dtype
+        if dtype.startswith(("int", "uint", "bool")) and self.input_dtype is None and not isinstance(self, _PASS_DTYPE):
+            dtype = "float32"
+        return symbolic.record(self, args, kwargs, _output_structure(output_shape), dtype)
+
+    def _attach_symbolic(self, shapes: Any) -> Any:
+        try:
+            return self.attach(shapes)
+        except TypeError as exc:
+            if _has_unknown(shapes):
+                raise ConfigError(
+                    f"Layer '{self.name}' ({type(self).__name__}) needs to know every size of its input, but "
+                    f"received inputs of shape {_batch_shape(shapes)} with an unknown (None) size: {exc}. Give "
+                    "Input a fixed shape for this axis, or pool/flatten only after a layer that removes it."
+                ) from None
+            raise
+
+    def _infer_output_shape(self, shapes: Any) -> Any:
+        """The output sample shape for inputs of ``shapes``, without changing the built layer."""
+        if shapes == self.input_shape:
+            return self.output_shape
+        if not _compatible(self.input_shape, shapes):
+            raise ConfigError(
+                f"Layer '{self.name}' ({type(self).__name__}) was built for inputs of shape "
+                f"{_batch_shape(self.input_shape)} but is now called on inputs of shape {_batch_shape(shapes)}. "
+                "A layer called twice shares its weights, so both inputs need the same shape."
+            )
+        state = dict(self.__dict__)
+        try:  # a throwaway build works out the shape; the built module and attributes are restored after
+            _, output_shape = self.build(shapes)
+        except TypeError:
+            output_shape = self.output_shape
+        finally:
+            self.__dict__.clear()
+            self.__dict__.update(state)
+        return output_shape
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input(s) of the layer's first call (as in Keras)."""
+        return self._first_node("input").args[0]
+
+    @property
+    def output(self) -> Any:
+        """The symbolic output(s) of the layer's first call (as in Keras)."""
+        return self._first_node("output").outputs
+
+    def _first_node(self, what: str) -> symbolic.Node:
+        if not self._inbound_nodes:
+            raise NotReadyError(f"Layer '{self.name}' has not been called on a symbolic input yet, so it has no "
+                                f"{what}. Call it on keras.Input(...) (or build the model that holds it) first.")
+        return self._inbound_nodes[0]
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        """The output shape, batch axis included, for inputs of ``input_shape`` (batch axis included)."""
+        shapes = symbolic.map_structure(lambda d: d, _strip_batch(input_shape))
+        output = self._infer_output_shape(shapes) if self.built else self.build(shapes)[1]
+        return _batch_shape(output)
+
+    @property
+    def input_shape(self) -> Any:
+        """The per-sample input shape the layer was built for (``None`` before)."""
+        return self._shapes[0]
+
+    @input_shape.setter
+    def input_shape(self, value: Any) -> None:
+        self._shapes = (value, self._shapes[1])
+
+    @property
+    def output_shape(self) -> Any:
+        """The per-sample output shape of the built layer (``None`` before)."""
+        return self._shapes[1]
+
+    @output_shape.setter
+    def output_shape(self, value: Any) -> None:
+        self._shapes = (self._shapes[0], value)
 
     # -- what subclasses implement -----------------------------------------------------------
     def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
@@ -129,10 +294,13 @@ class LayerSpec:
         if shape is None:
             return None
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if not all(isinstance(d, int) and d > 0 for d in shape):
+        if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
+                   for d in shape):
             raise ConfigError(
-                f"Layer '{self.name}' expects `input_shape` to be positive ints, e.g. (20,). Received: {shape!r}."
+                f"Layer '{self.name}' expects `input_shape` to be positive ints (None for a size that varies), "
+                f"e.g. (20,) or (None, 8). Received: {shape!r}."
             )
+        shape = tuple(None if d is None else int(d) for d in shape)
         return shape
 
     @property
@@ -140,13 +308,17 @@ class LayerSpec:
         """The per-sample input shape given to this layer's constructor, if any."""
         return self._declared_shape
 
-    def attach(self, input_shape: Shape) -> Shape:
-        """Build (or keep, when the shape is unchanged) this layer's module; return its output shape."""
+    def attach(self, input_shape: Any) -> Any:
+        """Build (or keep, when the shape is unchanged) this layer's module; return its output shape.
+
+        ``input_shape`` is one sample's shape, or a list of them for layers with several inputs.
+        """
+        input_shape = _as_shapes(input_shape)
         if self.module is None or self.input_shape != input_shape:
-            module, output_shape = self.build(tuple(input_shape))
-            self.module, self.input_shape, self.output_shape = module, tuple(input_shape), tuple(output_shape)
+            module, output_shape = self.build(input_shape)
+            self.module, self._shapes = module, (input_shape, _as_shapes(output_shape))
             self.trainable = self._trainable
-        return self.output_shape  # type: ignore[return-value]
+        return self.output_shape
 
     @property
     def built(self) -> bool:
@@ -232,7 +404,7 @@ class LayerSpec:
         return {k: _serializable(v) for k, v in config.items()}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> LayerSpec:
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         """Rebuild a layer from :meth:`get_config` output."""
         return cls(**config)
 
@@ -246,6 +418,63 @@ class LayerSpec:
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
+class _TrainingFlag:
+    """The ``training`` value of the outermost layer call in progress (nested calls inherit it)."""
+
+    value: bool | None = None
+
+
+_TRAINING = _TrainingFlag()
+
+
+def _is_numeric_list(value: Any) -> bool:
+    """Whether a (nested) list holds only numbers: one array, not a list of arrays."""
+    if isinstance(value, (list, tuple)):
+        return all(_is_numeric_list(v) for v in value)
+    return isinstance(value, (int, float, np.number, bool))
+
+
+def _channels_last(output: Any) -> Any:
+    return output.movedim(1, -1) if isinstance(output, Tensor) and output.ndim >= 3 else output
+
+
+def _as_shapes(shape: Any) -> Any:
+    """A sample shape as a tuple, or several as a list of tuples."""
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) or s is None for s in shape):
+        return [None if s is None else tuple(s) for s in shape]
+    return tuple(shape)
+
+
+def _output_structure(shape: Any) -> Any:
+    return [tuple(s) for s in shape] if isinstance(shape, list) else tuple(shape)
+
+
+def _has_unknown(shapes: Any) -> bool:
+    if isinstance(shapes, list):
+        return any(_has_unknown(s) for s in shapes if s is not None)
+    return any(d is None for d in shapes)
+
+
+def _compatible(built: Any, received: Any) -> bool:
+    """Whether ``received`` fits a layer built for ``built`` (``None`` matches any size)."""
+    if isinstance(built, list) or isinstance(received, list):
+        return (isinstance(built, list) and isinstance(received, list) and len(built) == len(received)
+                and all(_compatible(b, r) for b, r in zip(built, received)))
+    return len(built) == len(received) and all(b is None or r is None or b == r for b, r in zip(built, received))
+
+
+def _batch_shape(shape: Any) -> Any:
+    if isinstance(shape, list):
+        return [_batch_shape(s) for s in shape]
+    return (None, *shape)
+
+
+def _strip_batch(shape: Any) -> Any:
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) for s in shape):
+        return [tuple(s)[1:] for s in shape]
+    return tuple(shape)[1:]
+
+
 def _serializable(value: Any) -> Any:
     """Objects with a config (initializers, regularizers) become ``{"class_name", "config"}``."""
     if hasattr(value, "get_config") and not isinstance(value, type):
@@ -253,6 +482,9 @@ def _serializable(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
+
+
+_PASS_DTYPE: tuple[type, ...] = ()  # layers whose outputs keep an integer input dtype (Input, Identity)
 
 
 def regularizer_terms(pairs: list[tuple[torch.Tensor, Any]]) -> list[tuple[torch.Tensor, Any]]:

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.base import LAYERS, Layer, Shape
 from nnkit.layers.recurrent import RecurrentLayer
 
 MERGE_MODES = ("concat", "sum", "mul", "ave")
@@ -63,7 +63,7 @@ def _layer_from(value: Any, arg: str) -> RecurrentLayer:
 
 
 @LAYERS.register("bidirectional")
-class Bidirectional(LayerSpec):
+class Bidirectional(Layer):
     """Bidirectional wrapper for a recurrent layer (``SimpleRNN``, ``LSTM``, ``GRU``).
 
     Args:

@@ -12,38 +12,70 @@ from torch import Tensor, nn
 
 from nnkit import activations, config, constraints, initializers
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
+from nnkit.layers import base, symbolic
+from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
 from nnkit.layers.containers import MoveChannels
 
 
 @LAYERS.register("input_layer", aliases=("input", "InputLayer"))
-class InputLayer(LayerSpec):
-    """Declares the per-sample input shape of a model; builds no module.
+class InputLayer(Layer):
+    """The source of a model's input: declares its per-sample shape and dtype; builds no module.
+
+    ``keras.Input(...)`` gives this layer's symbolic output, which is what users pass around.
 
     Args:
-        shape: Shape of one sample without the batch axis, e.g. ``(20,)`` or ``(28, 28, 1)``.
+        shape: Shape of one sample without the batch axis, e.g. ``(20,)``, ``(28, 28, 1)``, or
+            ``(None, 8)`` for sequences of any length.
         batch_size: Accepted for Keras compatibility and ignored.
+        dtype: The dtype of the data, e.g. ``'int32'`` for token ids (default ``'float32'``).
     """
 
     checks_dtype = False  # the dtype of the data (Keras's Input(dtype="int32")), not a compute dtype
 
     def __init__(self, shape: Shape | None = None, batch_size: int | None = None, name: str | None = None,
                  **kwargs: Any) -> None:
-        if shape is None and "input_shape" not in kwargs and "batch_shape" not in kwargs:
+        if shape is None and "input_shape" not in kwargs and "batch_shape" not in kwargs \
+                and "batch_input_shape" not in kwargs:
             raise ConfigError("Input needs a `shape`, e.g. Input(shape=(20,)).")
         if "batch_shape" in kwargs:
             kwargs["batch_input_shape"] = kwargs.pop("batch_shape")
         super().__init__(name=name, input_shape=shape if shape is not None else kwargs.pop("input_shape", None),
                          **kwargs)
+        dtype = kwargs.get("dtype") or "float32"
+        self.data_dtype = dtype if isinstance(dtype, str) else str(dtype).replace("torch.", "")
+        symbolic.record(self, (), {}, self.declared_input_shape, self.data_dtype)
 
     def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
         return nn.Identity(), input_shape
 
 
-def Input(shape: Shape | None = None, batch_size: int | None = None, name: str | None = None,
-          **kwargs: Any) -> InputLayer:
-    """Declare a model's input shape: ``Sequential([Input(shape=(20,)), Dense(10)])``."""
-    return InputLayer(shape=shape, batch_size=batch_size, name=name, **kwargs)
+def Input(shape: Shape | None = None, batch_size: int | None = None, dtype: Any = None, sparse: Any = None,
+          batch_shape: Any = None, name: str | None = None, **kwargs: Any) -> symbolic.KerasTensor:
+    """A symbolic model input: ``inputs = Input(shape=(20,))``, then ``Model(inputs, outputs)``; also
+    the first entry of a ``Sequential`` list.
+
+    Args:
+        shape: Shape of one sample (no batch axis); ``None`` for sizes that vary (``(None,)`` for
+            token ids of any length).
+        dtype: The dtype of the data (``'float32'``; ``'int32'`` or ``'int64'`` for ids).
+        name: The input's name: the key of ``x`` when a model is fed a dict.
+    """
+    if sparse:
+        raise ConfigError("Input(sparse=True) is not supported; nnkit feeds dense tensors.")
+    if batch_shape is not None:
+        kwargs["batch_shape"] = batch_shape
+    layer = InputLayer(shape=shape, batch_size=batch_size, name=name, dtype=dtype, **kwargs)
+    return layer.output
+
+
+@LAYERS.register("identity")
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder in graphs)."""
+
+    layout = "any"
+
+    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        return nn.Identity(), input_shape
 
 
 def _positive_int(value: Any, arg: str, layer: str) -> int:
@@ -60,7 +92,7 @@ def _with_activation(module: nn.Module, activation: Any) -> nn.Module:
 
 
 @LAYERS.register("dense")
-class Dense(LayerSpec):
+class Dense(Layer):
     """Fully connected layer: ``activation(x @ kernel + bias)`` on the last axis.
 
     Args:
@@ -129,7 +161,7 @@ class Dense(LayerSpec):
 
 
 @LAYERS.register("activation")
-class Activation(LayerSpec):
+class Activation(Layer):
     """Applies an activation function by name (``'relu'``) or callable."""
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
@@ -142,7 +174,7 @@ class Activation(LayerSpec):
 
 
 @LAYERS.register("dropout")
-class Dropout(LayerSpec):
+class Dropout(Layer):
     """Zeroes a fraction ``rate`` of inputs during training and rescales the rest.
 
     Args:
@@ -164,7 +196,7 @@ class Dropout(LayerSpec):
 
 
 @LAYERS.register("flatten")
-class Flatten(LayerSpec):
+class Flatten(Layer):
     """Flattens each sample to one axis: ``(batch, d1, d2, ...)`` -> ``(batch, d1 * d2 * ...)``.
 
     With ``data_format='channels_first'`` (or that global default) channels are moved last first, as
@@ -197,7 +229,7 @@ class ReshapeModule(nn.Module):
 
 
 @LAYERS.register("reshape")
-class Reshape(LayerSpec):
+class Reshape(Layer):
     """Reshapes each sample to ``target_shape``; one entry may be ``-1``."""
 
     def __init__(self, target_shape: Shape, **kwargs: Any) -> None:
@@ -220,3 +252,6 @@ class Reshape(LayerSpec):
                 f"to {self.target_shape}."
             )
         return ReshapeModule(target), target
+
+
+base._PASS_DTYPE = (InputLayer, Identity)

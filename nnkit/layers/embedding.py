@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from nnkit import config, constraints, initializers
 from nnkit.errors import ConfigError, DataError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
+from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
 
 
 def _positive_int(value: Any, arg: str) -> int:
@@ -57,7 +57,7 @@ class EmbeddingLookup(nn.Embedding):
 
 
 @LAYERS.register("embedding")
-class Embedding(LayerSpec):
+class Embedding(Layer):
     """Turns integer token ids into dense vectors: ``(batch, steps)`` -> ``(batch, steps, output_dim)``.
 
     Args:
@@ -151,7 +151,7 @@ class MaskSteps(nn.Module):
 
 
 @LAYERS.register("masking")
-class Masking(LayerSpec):
+class Masking(Layer):
     """Masks the steps of a ``(batch, steps, features)`` sequence whose features all equal ``mask_value``.
 
     Later recurrent layers skip those steps and ``GlobalAveragePooling1D`` leaves them out, as in Keras;

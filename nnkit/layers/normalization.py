@@ -15,7 +15,7 @@ from torch.nn import functional as F
 from nnkit import config, constraints, initializers
 from nnkit.errors import ConfigError
 from nnkit.layers.axes import resolve_axes
-from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
+from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
 
 
 def _number(value: Any, name: str, layer: str, low: float = 0.0, high: float | None = None) -> float:
@@ -28,7 +28,7 @@ def _number(value: Any, name: str, layer: str, low: float = 0.0, high: float | N
     return float(value)
 
 
-class _AffineNorm(LayerSpec):
+class _AffineNorm(Layer):
     """Shared handling of the learned scale ``gamma`` (torch ``weight``) and offset ``beta`` (``bias``)."""
 
     def _set_affine(self, center: bool, scale: bool, beta_initializer: Any, gamma_initializer: Any,
@@ -181,7 +181,7 @@ class BatchNormalization(_AffineNorm):
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        LayerSpec.trainable.fset(self, value)  # type: ignore[attr-defined]
+        Layer.trainable.fset(self, value)  # type: ignore[attr-defined]
         if self.module is not None:
             self.module.frozen = not self._trainable
 
@@ -328,7 +328,7 @@ class UnitNorm(nn.Module):
 
 
 @LAYERS.register("unit_normalization", aliases=("unitnorm",))
-class UnitNormalization(LayerSpec):
+class UnitNormalization(Layer):
     """Scales each sample's vectors along ``axis`` to unit L2 norm.
 
     Args:

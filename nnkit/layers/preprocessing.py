@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from nnkit import config
 from nnkit.errors import ConfigError, DataError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.base import LAYERS, Layer, Shape
 
 #: Keras's ``backend.epsilon()``: the smallest standard deviation Normalization divides by.
 _EPSILON = 1e-7
@@ -71,7 +71,7 @@ def _first(batch: Any) -> np.ndarray:
 
 
 @LAYERS.register("normalization")
-class Normalization(LayerSpec):
+class Normalization(Layer):
     """Standardizes inputs to zero mean and unit variance per position of ``axis``.
 
     Give the statistics with ``mean``/``variance`` or compute them from data with :meth:`adapt`
@@ -260,7 +260,7 @@ class Rescale(nn.Module):
 
 
 @LAYERS.register("rescaling")
-class Rescaling(LayerSpec):
+class Rescaling(Layer):
     """Multiplies inputs by ``scale`` and adds ``offset``: ``Rescaling(1 / 255)`` maps pixels to [0, 1].
 
     Args:

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from nnkit import activations, config, constraints, initializers
 from nnkit.errors import ConfigError, NotReadyError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape, regularizer_terms
+from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
 from nnkit.layers.recurrent_modules import GATES, RecurrentNetwork
 
 
@@ -38,7 +38,7 @@ def _fraction(value: Any, arg: str, layer: str) -> float:
     return float(value)
 
 
-class RecurrentLayer(LayerSpec):
+class RecurrentLayer(Layer):
     """Shared arguments, building and Keras weight layout of the recurrent layers (not used directly)."""
 
     #: ``'simple_rnn'``, ``'lstm'`` or ``'gru'``.
@@ -128,7 +128,7 @@ class RecurrentLayer(LayerSpec):
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
-        LayerSpec.trainable.fset(self, value)  # type: ignore[attr-defined]
+        Layer.trainable.fset(self, value)  # type: ignore[attr-defined]
         if self.module is not None and self._frozen_bias:
             self.module.rnn.bias_hh_l0.requires_grad_(False)
 

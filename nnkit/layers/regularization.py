@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from nnkit import config, regularizers
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.base import LAYERS, Layer, Shape
 
 # SELU's constants: AlphaDropout drops units to SELU's negative saturation value.
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -53,7 +53,7 @@ class ChannelDropout(nn.Module):
         return f"rate={self.rate}, channel_axis={self.channel_axis}"
 
 
-class _SpatialDropout(LayerSpec):
+class _SpatialDropout(Layer):
     """Shared body of SpatialDropout1D/2D/3D: ``spatial_dims`` image axes plus channels."""
 
     spatial_dims: int = 1
@@ -161,7 +161,7 @@ class AdditiveNoise(nn.Module):
 
 
 @LAYERS.register("gaussian_dropout")
-class GaussianDropout(LayerSpec):
+class GaussianDropout(Layer):
     """Multiplies inputs by noise drawn from ``N(1, sqrt(rate / (1 - rate)))`` while training.
 
     Args:
@@ -180,7 +180,7 @@ class GaussianDropout(LayerSpec):
 
 
 @LAYERS.register("gaussian_noise")
-class GaussianNoise(LayerSpec):
+class GaussianNoise(Layer):
     """Adds noise drawn from ``N(0, stddev)`` while training, a data augmentation for real inputs.
 
     Args:
@@ -231,7 +231,7 @@ class AlphaDrop(nn.Module):
 
 
 @LAYERS.register("alpha_dropout")
-class AlphaDropout(LayerSpec):
+class AlphaDropout(Layer):
     """Dropout that keeps the mean and variance of its inputs, for self-normalizing (SELU) networks.
 
     Args:
@@ -269,7 +269,7 @@ class AlphaDropout(LayerSpec):
 
 
 @LAYERS.register("activity_regularization")
-class ActivityRegularization(LayerSpec):
+class ActivityRegularization(Layer):
     """Identity layer that adds ``l1 * sum|x| + l2 * sum(x**2)`` of its inputs (per sample) to the loss.
 
     Args:

@@ -8,7 +8,7 @@ import numpy as np
 from torch import Tensor, nn
 
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.base import LAYERS, Layer, Shape
 
 
 class Repeat(nn.Module):
@@ -30,7 +30,7 @@ class Repeat(nn.Module):
 
 
 @LAYERS.register("repeat_vector")
-class RepeatVector(LayerSpec):
+class RepeatVector(Layer):
     """Repeats each input vector ``n`` times: ``(batch, features)`` -> ``(batch, n, features)``.
 
     The usual bridge from an encoder's last state to a decoder that outputs ``n`` steps.
@@ -74,7 +74,7 @@ class PermuteAxes(nn.Module):
 
 
 @LAYERS.register("permute")
-class Permute(LayerSpec):
+class Permute(Layer):
     """Permutes the axes of each sample, e.g. ``Permute((2, 1))`` swaps steps and features.
 
     Args:
@@ -125,16 +125,16 @@ class EachStep(nn.Module):
         return y.reshape(batch, steps, *y.shape[1:])
 
 
-def _layer_from(value: Any) -> LayerSpec:
+def _layer_from(value: Any) -> Layer:
     if isinstance(value, dict) and "class_name" in value:  # from get_config
         value = LAYERS.get(value["class_name"]).from_config(value.get("config", {}))
-    if not isinstance(value, LayerSpec):
+    if not isinstance(value, Layer):
         raise ConfigError(f"TimeDistributed expects an nnkit layer such as Dense(10). Received: {value!r}.")
     return value
 
 
 @LAYERS.register("time_distributed")
-class TimeDistributed(LayerSpec):
+class TimeDistributed(Layer):
     """Applies a layer to every step of a sequence, with the same weights for all steps.
 
     ``TimeDistributed(Dense(8))`` on ``(batch, 10, 16)`` gives ``(batch, 10, 8)``. The weights are the

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from nnkit import config
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.base import LAYERS, Layer, Shape
 
 
 class StepAverage(nn.Module):
@@ -55,7 +55,7 @@ class StepMax(nn.Module):
         return f"steps_axis={self.steps_axis}, keepdims={self.keepdims}"
 
 
-class _GlobalPooling1D(LayerSpec):
+class _GlobalPooling1D(Layer):
     """Shared arguments and shapes of the global 1D poolings."""
 
     _module: type[nn.Module]

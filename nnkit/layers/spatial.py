@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from nnkit import activations, config
 from nnkit.errors import ConfigError, DataError
-from nnkit.layers.base import LayerSpec, keras_layer_name
+from nnkit.layers.base import Layer, keras_layer_name
 
 _SPATIAL_NAMES = {1: ("steps",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 _PADS = {1: nn.ConstantPad1d, 2: nn.ConstantPad2d, 3: nn.ConstantPad3d}
@@ -90,7 +90,7 @@ def pair_tuple(value: Any, rank: int, arg: str, layer: str) -> tuple[tuple[int, 
 
 # -- shapes --------------------------------------------------------------------------------------------
 def layout_of(data_format: str) -> str:
-    """The module layout of a layer in ``data_format`` (see ``LayerSpec.layout``)."""
+    """The module layout of a layer in ``data_format`` (see ``Layer.layout``)."""
     return "torch" if data_format == "channels_last" else "keras"
 
 
@@ -254,7 +254,7 @@ def keras_names(*class_names: str) -> tuple[str, tuple[str, ...]]:
     return canonical, tuple(sorted(aliases - {canonical}))
 
 
-class SpatialLayer(LayerSpec):
+class SpatialLayer(Layer):
     """Base of convolution, pooling and padding layers over ``rank`` spatial axes.
 
     Resolves ``data_format`` once, at construction (as Keras does), and chooses the module layout.

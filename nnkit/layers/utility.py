@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from nnkit import config
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.layers.base import LAYERS, Layer, Shape
 
 _DRY_RUN_BATCH = 2
 
@@ -91,7 +91,7 @@ class LambdaModule(nn.Module):
 
 
 @LAYERS.register("lambda")
-class Lambda(LayerSpec):
+class Lambda(Layer):
     """Wraps a tensor function as a layer: ``Lambda(lambda x: x ** 2)``.
 
     The function receives the batch as a torch tensor (Keras layout, batch axis first) and returns
@@ -148,7 +148,7 @@ class FirstOutput(nn.Module):
 
 
 @LAYERS.register("torch_module", aliases=("torchmodule",))
-class TorchModule(LayerSpec):
+class TorchModule(Layer):
     """Any ``torch.nn.Module`` as a layer; ``Sequential.add(module)`` wraps modules this way.
 
     The module is used as-is (its parameters train with the model, ``trainable=False`` freezes them,

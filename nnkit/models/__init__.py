@@ -1,4 +1,5 @@
-"""Models mirroring ``keras.models``: ``Sequential``, ``load_model``, ``save_model``, ``model_from_json``."""
+"""Models mirroring ``keras.models``: ``Model`` (functional), ``Sequential``, ``clone_model``, ``load_model``,
+``save_model``, ``model_from_json``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 from typing import Any
 
 from nnkit.errors import ConfigError
+from nnkit.models.functional import Functional
+from nnkit.models.model import Model
 from nnkit.models.sequential import Sequential
 from nnkit.saving import load_model, save_model
 
@@ -22,10 +25,37 @@ def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = No
         document = json.loads(json_string)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model_from_json expects the text of model.to_json(); it is not JSON ({exc}).") from exc
-    if not isinstance(document, dict) or document.get("class_name") != "Sequential":
-        raise ConfigError("model_from_json expects {'class_name': 'Sequential', 'config': {...}} as written by "
-                          f"model.to_json(). Received: {str(document)[:200]}.")
-    return Sequential.from_config(document.get("config"), custom_objects=custom_objects, safe_mode=safe_mode)
+    classes = {"Sequential": Sequential, "Functional": Functional, "Model": Functional}
+    if not isinstance(document, dict) or document.get("class_name") not in classes:
+        raise ConfigError("model_from_json expects {'class_name': 'Sequential' or 'Functional', 'config': {...}} as "
+                          f"written by model.to_json(). Received: {str(document)[:200]}.")
+    return classes[document["class_name"]].from_config(document.get("config"), custom_objects=custom_objects,
+                                                       safe_mode=safe_mode)
 
 
-__all__ = ["Sequential", "load_model", "model_from_json", "save_model"]
+def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = None) -> Model:
+    """A new model with the same architecture and freshly initialised weights (as ``keras.models.clone_model``).
+
+    Args:
+        model: A Sequential or functional model.
+        input_tensors, clone_function: Keras's customisation hooks; not supported (must be ``None``).
+    """
+    if input_tensors is not None or clone_function is not None:
+        raise ConfigError("clone_model(input_tensors=..., clone_function=...) is not supported; clone the model "
+                          "and rewire it with the functional API instead.")
+    if not isinstance(model, Model):
+        raise ConfigError(f"clone_model expects an nnkit model. Received: {type(model).__name__}.")
+    config = model.get_config()
+    config = {**config, "name": None} if isinstance(model, Sequential) else config
+    clone = type(model).from_config(_renamed(config) if isinstance(model, Sequential) else config)
+    build = model.get_build_config() if isinstance(model, Sequential) and model.built else None
+    if build:
+        clone.build_from_config(build)
+    return clone
+
+
+def _renamed(config: dict[str, Any]) -> dict[str, Any]:
+    return config
+
+
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]

@@ -25,7 +25,7 @@ from nnkit.training.data import (
 )
 
 if TYPE_CHECKING:
-    from nnkit.layers.base import LayerSpec
+    from nnkit.layers.base import Layer
     from nnkit.models.sequential import Sequential
 
 
@@ -136,7 +136,7 @@ def unpack_validation(value: Any) -> tuple[Any, Any, Any]:
 
 
 # -- data ---------------------------------------------------------------------------------------------------
-def inputs(x: Any, what: str, first_layer: LayerSpec | None = None) -> Tensor:
+def inputs(x: Any, what: str, first_layer: Layer | None = None) -> Tensor:
     """Model inputs as a finite tensor, checked by and typed for the model's first layer (float unless
     the layer declares an ``input_dtype``, as ``Embedding`` does for token ids)."""
     if x is None:
@@ -182,7 +182,7 @@ def array_data(model: Sequential, x: Tensor, y: Any, sample_weight: Any, class_w
     y_tensor = to_tensor(y, "y")
     check_same_length(x=x, y=y_tensor)
     check_finite(y_tensor, "y")
-    y_tensor = model.loss.prepare_targets(y_tensor, model.layers[-1].output_shape)
+    y_tensor = model.loss.prepare_targets(y_tensor, model._output_sample_shape)
     weights = None
     if sample_weight is not None:
         raw = to_tensor(sample_weight, "sample_weight")

@@ -1,29 +1,26 @@
-"""Sequential: a stack of layer specs built into a plain ``torch.nn.Sequential``: structure, building,
-weights, configs and saving. The training API (``compile``/``fit``/...) is :class:`~nnkit.models.trainer.Trainer`."""
+"""Sequential: a chain of layers, the simplest graph, compiled into a plain ``torch.nn.Sequential``
+(one child per layer, an axis move where channels-first and channels-last layers meet). The model API
+it shares with functional models is :class:`~nnkit.models.model.Model`."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-import torch
-from torch import Tensor, nn
+from torch import nn
 
-from nnkit import config
-from nnkit.errors import ConfigError, NotReadyError
-from nnkit.layers.base import LAYERS, LayerSpec, Shape
+from nnkit.errors import ConfigError
+from nnkit.layers.base import LAYERS, Layer, Shape
 from nnkit.layers.containers import MaskedSequential, MoveChannels
 from nnkit.layers.core import InputLayer
+from nnkit.layers.symbolic import KerasTensor
 from nnkit.layers.utility import TorchModule
-from nnkit.models.trainer import Trainer
-from nnkit.utils.naming import unique_name
+from nnkit.models.model import Model, require_input_shape
+from nnkit.models.rebuilding import layer_from_entry
 
 
-class Sequential(Trainer):
+class Sequential(Model):
     """A linear stack of layers, Keras style, holding a plain ``torch.nn.Sequential``.
 
     Args:
@@ -36,26 +33,26 @@ class Sequential(Trainer):
         >>> history = model.fit(x, y, epochs=10, batch_size=32)  # doctest: +SKIP
     """
 
-    def __init__(self, layers: Iterable[LayerSpec] | None = None, name: str | None = None,
+    def __init__(self, layers: Iterable[Layer] | None = None, name: str | None = None,
                  trainable: bool = True) -> None:
-        self.name = name or unique_name("sequential")
-        self._layers: list[LayerSpec] = []
+        super().__init__(name=name)
+        self._layers: list[Layer] = []
         self._module: nn.Sequential | None = None
         self._input_shape: Shape | None = None
-        self.device = config.default_device()
-        super().__init__()
         for layer in layers or []:
             self.add(layer)
         if not trainable:
             self.trainable = False
 
     # -- structure ------------------------------------------------------------------------------
-    def add(self, layer: LayerSpec | nn.Module) -> None:
+    def add(self, layer: Layer | nn.Module) -> None:
         """Append a layer (an ``Input`` is only allowed first); a ``torch.nn.Module`` becomes a
         :class:`~nnkit.layers.TorchModule` layer."""
-        if isinstance(layer, nn.Module):
+        if isinstance(layer, KerasTensor) and isinstance(layer._keras_history[0], InputLayer):
+            layer = layer._keras_history[0]  # Sequential([Input(shape=...), ...]), as in Keras
+        if isinstance(layer, nn.Module) and not isinstance(layer, Layer):
             layer = TorchModule(layer)
-        if not isinstance(layer, LayerSpec):
+        if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects an nnkit layer such as Dense(10). Received: {layer!r}.")
         if isinstance(layer, InputLayer) and self._layers:
             raise ConfigError("An Input layer can only be the first layer of a Sequential model.")
@@ -66,7 +63,7 @@ class Sequential(Trainer):
         self._layers.append(layer)
         self._invalidate()
 
-    def pop(self) -> LayerSpec:
+    def pop(self) -> Layer:
         """Remove and return the last layer."""
         if not self.layers:
             raise ConfigError(f"Sequential '{self.name}' has no layers to pop.")
@@ -75,14 +72,14 @@ class Sequential(Trainer):
         return layer
 
     @property
-    def layers(self) -> list[LayerSpec]:
+    def layers(self) -> list[Layer]:
         """The layers, without the ``Input`` declaration (as in Keras)."""
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
 
     def _invalidate(self) -> None:
         self._module, self._loop = None, None
 
-    def _first_layer(self) -> LayerSpec | None:
+    def _first_layer(self) -> Layer | None:
         """The layer that reads ``x``: it sets the input dtype and checks the data once."""
         layers = self.layers
         return layers[0] if layers else None
@@ -99,11 +96,7 @@ class Sequential(Trainer):
         else:
             shape = self._input_shape or self._declared_input_shape()
         if shape is None:
-            raise NotReadyError(
-                f"Sequential '{self.name}' does not know its input shape yet. Give the first layer "
-                "input_shape=... or input_dim=..., start with Input(shape=...), call model.build((None, "
-                "n_features)), or fit it on data."
-            )
+            require_input_shape(self)
         if not self.layers:
             raise ConfigError(f"Sequential '{self.name}' has no layers; add some before building it.")
         if self._module is None or tuple(shape) != self._input_shape:
@@ -160,46 +153,10 @@ class Sequential(Trainer):
         self._ensure_built()
         return (None, *self.layers[-1].output_shape)  # type: ignore[misc]
 
-    def to(self, device: str | torch.device) -> Sequential:
-        """Move the model, its optimizer state (moments) and its future data to ``device``."""
-        self.device = torch.device(device)
-        if self._module is not None:
-            before = list(self._module.parameters())
-            self._module.to(self.device)  # on some devices the parameters become new objects
-            running = self.optimizer.torch_optimizer if self.optimizer is not None else None
-            if running is not None:  # the same optimizer state over the moved parameters, on their device
-                moved = dict(zip(map(id, before), self._module.parameters()))
-                state = running.state_dict()
-                self.optimizer.build([moved.get(id(p), p) for group in running.param_groups for p in group["params"]])
-                self.optimizer.torch_optimizer.load_state_dict(state)
-        self._loop, self._predict_cache = None, None
-        return self
-
-    def __call__(self, x: Any) -> Tensor:
-        """Run the module on ``x`` (a tensor or array) and return a tensor."""
-        tensor = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
-        module = self._ensure_built(tuple(tensor.shape[1:]))
-        first = self._first_layer()
-        return module(tensor.to(self.device, (first and first.input_dtype) or config.float_dtype()))
-
-    # -- weights --------------------------------------------------------------------------------
     @property
-    def weights(self) -> list[Tensor]:
-        """All weights, layer by layer."""
+    def _output_sample_shape(self) -> Shape:
         self._ensure_built()
-        return [w for layer in self.layers for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list[Tensor]:
-        """Weights that training updates."""
-        self._ensure_built()
-        return [w for layer in self.layers for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list[Tensor]:
-        """Frozen weights and buffers."""
-        self._ensure_built()
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        return self.layers[-1].output_shape
 
     @property
     def trainable(self) -> bool:
@@ -211,33 +168,6 @@ class Sequential(Trainer):
         for layer in self.layers:
             layer.trainable = value
         self._loop = None
-
-    def get_weights(self) -> list[np.ndarray]:
-        """All weights as NumPy arrays in Keras layout, layer by layer."""
-        self._ensure_built()
-        return [w for layer in self.layers for w in layer.get_weights()]
-
-    def set_weights(self, weights: list[Any]) -> None:
-        """Load weights in the order and layout of :meth:`get_weights` (Keras's order)."""
-        self._ensure_built()
-        counts = [len(layer.get_weights()) for layer in self.layers]  # Keras's arrays, not torch's tensors
-        if len(weights) != sum(counts):
-            raise ConfigError(f"Sequential '{self.name}' has {sum(counts)} weight arrays but received {len(weights)}.")
-        start = 0
-        for layer, count in zip(self.layers, counts):
-            layer.set_weights(list(weights[start:start + count]))
-            start += count
-
-    def count_params(self) -> int:
-        """Number of scalar weights, trainable or not (moving statistics included, as in Keras)."""
-        self._ensure_built()
-        return sum(layer.count_params() for layer in self.layers)
-
-    def summary(self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = None) -> None:
-        """Print a Keras-style table of layers, output shapes and parameter counts."""
-        from nnkit.models.summary import summary_text
-
-        (print_fn or print)(summary_text(self, line_length or 72))
 
     # -- config and saving -----------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -256,22 +186,8 @@ class Sequential(Trainer):
             raise ConfigError(f"A Sequential config must be a dict with a 'layers' list. Received: {config!r}.")
         with custom_object_scope(custom_objects):
             config = deserialize(config, safe_mode)
-        layers = []
-        for i, entry in enumerate(config["layers"]):
-            if isinstance(entry, (LayerSpec, nn.Module)):
-                layers.append(entry)
-                continue
-            if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
-                    or not isinstance(entry.get("config", {}), dict):
-                raise ConfigError(f"layers[{i}] must be a dict with 'class_name' and 'config'. Received: {entry!r}.")
-            if entry["class_name"] not in LAYERS:
-                raise ConfigError(
-                    f"layers[{i}]: unknown layer class '{entry['class_name']}'. "
-                    + LAYERS._unknown_message(entry["class_name"]).split(". ", 1)[-1]
-                    + " A custom layer is found through custom_objects={'" + entry["class_name"] + "': ...} or "
-                    "@nnkit.saving.register_serializable() on its class."
-                )
-            layers.append(LAYERS.get(entry["class_name"]).from_config(entry.get("config", {})))
+        layers = [entry if isinstance(entry, nn.Module) and not isinstance(entry, Layer)
+                  else layer_from_entry(entry, f"layers[{i}]") for i, entry in enumerate(config["layers"])]
         name = config.get("name")
         return cls(layers, name=name if isinstance(name, str) else None)
 
@@ -283,43 +199,6 @@ class Sequential(Trainer):
         """Build the model from :meth:`get_build_config` output."""
         self.build(tuple(config["input_shape"]))
 
-    def save(self, filepath: str | os.PathLike[str], overwrite: bool = True, include_optimizer: bool = True) -> None:
-        """Write the whole model to one file: architecture, compile settings, weights (safetensors),
-        optimizer state and versions. Any name works (``model.keras`` too); the write is atomic.
-        ``nnkit.models.load_model`` reads it back without running code from it.
-
-        Raises:
-            ConfigError: something in the model cannot be saved (the message says what and how to fix it).
-        """
-        from nnkit.saving import save_model
-
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
-
-    def save_weights(self, filepath: str | os.PathLike[str], overwrite: bool = True) -> None:
-        """Write only the weights (safetensors in an nnkit state file; the write is atomic)."""
-        from nnkit.saving import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
-
-    def load_weights(self, filepath: str | os.PathLike[str], skip_mismatch: bool = False) -> None:
-        """Load weights saved by :meth:`save_weights` or :meth:`save`, a plain safetensors file, or a torch
-        ``state_dict`` in a ``.pt`` file (read with ``weights_only=True``)."""
-        from nnkit.saving import load_weights
-
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
-
-    def to_json(self, **kwargs: Any) -> str:
-        """The architecture as JSON (``json.dumps`` keyword arguments such as ``indent=2`` pass through);
-        ``nnkit.models.model_from_json`` rebuilds it."""
-        from nnkit.saving import serialize
-
-        return json.dumps({"class_name": "Sequential", "config": serialize(self.get_config(), "model config",
-                                                                             allow_bytecode=True)}, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"Sequential(name={self.name!r}, layers={self.layers!r})"
-
-
 def unique_child_name(children: dict[str, nn.Module], base: str) -> str:
     """``base``, or ``base_1``, ``base_2``... if a child already has that name."""
     name, count = base, 0
@@ -327,3 +206,6 @@ def unique_child_name(children: dict[str, nn.Module], base: str) -> str:
         count += 1
         name = f"{base}_{count}"
     return name
+
+
+LAYERS.register("sequential", aliases=("Sequential",))(Sequential)

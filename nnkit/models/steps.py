@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from nnkit import distributed, losses
-from nnkit.layers.base import LayerSpec
+from nnkit.layers.base import Layer
 from nnkit.mixed_precision import Policy
 from nnkit.training import acceleration
 from nnkit.training.loop import Loop, StepFunctions
@@ -22,7 +22,8 @@ _FUSABLE = {nn.Softmax: "softmax", nn.Sigmoid: "sigmoid"}
 def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[Loop, list[Any]]:
     """The training loop of a compiled, built model, and the hook handles it registered."""
     # the activity hooks go in first: the training forward must keep the containers they sit on
-    penalty_fn, hooks = penalty(model.layers, model.device)
+    layers = model._flat_layers()
+    penalty_fn, hooks = penalty(layers, model.device)
     body, activation, loss = loss_path(module, model.layers[-1], model.loss)
     trainable = [p for p in module.parameters() if p.requires_grad]
     if distributed.world_size() > 1 and trainable:  # gradients averaged across ranks; rank 0's weights broadcast
@@ -37,7 +38,7 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     same = built is not None and [id(p) for p in getattr(optimizer, "_params", [])] == list(map(id, trainable))
     # keep the running optimizer (and its moments) when only the loop, not the weights, changed
     torch_optimizer = built if same else (optimizer.build(trainable) if trainable else None)
-    constraints = [term for layer in model.layers for term in layer.constraint_terms()]
+    constraints = [term for layer in layers for term in layer.constraint_terms()]
     if constraints and torch_optimizer is not None:
         hooks.append(torch_optimizer.register_step_post_hook(ConstraintProjection(constraints)))
     forward = accelerated(forward, args["policy"], args["jit_compile"], model.device, model.name)
@@ -53,11 +54,13 @@ def accelerated(forward: Callable[[Tensor], Tensor], policy: Policy, jit_compile
     return acceleration.Compiled(forward, f"model '{name}'") if jit_compile else forward
 
 
-def loss_path(module: nn.Sequential, last_layer: LayerSpec,
+def loss_path(module: nn.Sequential, last_layer: Layer,
               loss: losses.Loss) -> tuple[nn.Sequential, nn.Module | None, losses.Loss]:
     """``(body, output_activation, loss)``: cross-entropy runs on the logits before a final
     softmax/sigmoid when the loss has a logits twin (Keras-on-TensorFlow's stable path); ``body`` is the
     module computing what the loss sees (sharing the model's weights)."""
+    if not isinstance(module, nn.Sequential) or not len(module):
+        return module, None, loss  # a graph ends where its outputs are: the loss sees the model's outputs
     last = module[-1]
     activation = last[-1] if isinstance(last, nn.Sequential) and len(last) else last
     kind = _FUSABLE.get(type(activation))
@@ -109,7 +112,7 @@ class Scaled:
         return self.weight * self.loss(y_true, y_pred, sample_weight)
 
 
-def penalty(layers: list[LayerSpec], device: torch.device) -> tuple[Callable[[], Tensor] | None, list[Any]]:
+def penalty(layers: list[Layer], device: torch.device) -> tuple[Callable[[], Tensor] | None, list[Any]]:
     """The regularization added to each step's loss, and the hook handles it registered.
 
     Weight penalties plus activity penalties that forward hooks record (Keras semantics:

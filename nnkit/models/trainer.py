@@ -125,7 +125,7 @@ class Trainer:
         return ["loss", *(metric.name for metric in self.metrics)]
 
     def _resolve_metrics(self, target_shape: Shape) -> list[tuple[metrics_module.Metric, bool]]:
-        key = (target_shape, self.layers[-1].output_shape)
+        key = (target_shape, self._output_sample_shape)
         if self._metrics is None or self._metrics_key != key:
             self._metrics = preparation.resolve_metrics(self._compile_args, self.loss, target_shape, key[1])
             self._metrics_key, self._loop = key, None
@@ -169,7 +169,7 @@ class Trainer:
             total = steps or loader.steps()
             if not targets:
                 return _Source(lambda: preparation.take(loader.batches(), total), total, None)
-            output_shape = self.layers[-1].output_shape
+            output_shape = self._output_sample_shape
             target_shape = tuple(self.loss.prepare_targets(first_y, output_shape).shape[1:])
             return _Source(preparation.loader_batches(loader, self.loss, output_shape, total), total, target_shape)
         elif targets:

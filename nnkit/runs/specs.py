@@ -206,17 +206,17 @@ def make_layer(entry: Any, where: str, names: LayerNames | None = None) -> Any:
     Raises:
         ConfigError: unknown type or argument, a bad value, or a constructor error, prefixed with ``where``.
     """
-    from nnkit.layers.base import LAYERS, LayerSpec
+    from nnkit.layers.base import LAYERS, Layer
 
     names = names if names is not None else LayerNames()
     name, args = split_entry(entry, where, "layer", "{type: Dense, units: 16}")
     cls = lookup(LAYERS, name, name_path(entry, where))
-    check_arguments(cls.__init__, args, where, cls.__name__, extra=LayerSpec._BASE_ARGS, skip=NESTED_LAYER_ARGS)
+    check_arguments(cls.__init__, args, where, cls.__name__, extra=Layer._BASE_ARGS, skip=NESTED_LAYER_ARGS)
     _check_dtype(args.get("dtype"), f"{where}.dtype")
     for key, value in args.items():
         if key.endswith(OBJECT_ARGUMENT_SUFFIXES):
             args[key] = make_object(value, f"{where}.{key}", key[key.rindex("_"):])
-    if args.get("name") is None and "name" in accepted_arguments(cls.__init__, LayerSpec._BASE_ARGS)[0]:
+    if args.get("name") is None and "name" in accepted_arguments(cls.__init__, Layer._BASE_ARGS)[0]:
         args["name"] = names.next(cls.__name__)
     for key in NESTED_LAYER_ARGS:
         if isinstance(args.get(key), (dict, str)):

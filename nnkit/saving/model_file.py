@@ -46,6 +46,7 @@ def model_state(model: Any, include_optimizer: bool = True) -> dict[str, Any]:
     _build_if_declared(model)
     state: dict[str, Any] = {
         "kind": "model",
+        "class_name": "Sequential" if type(model).__name__ == "Sequential" else "Functional",
         "metadata": _metadata(model),
         "config": serialize(model.get_config(), "model config", allow_bytecode=True),
         "build_config": model.get_build_config(),
@@ -60,7 +61,7 @@ def model_state(model: Any, include_optimizer: bool = True) -> dict[str, Any]:
 
 def _build_if_declared(model: Any) -> None:
     """Build a model whose input shape is declared, as Keras does on construction: its weights exist."""
-    if not model.built and model._declared_input_shape() is not None:
+    if not model.built and getattr(model, "_declared_input_shape", lambda: None)() is not None:
         model.build()
 
 
@@ -204,10 +205,15 @@ def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] 
 
 
 def _rebuild(state: dict[str, Any], compile: bool, safe_mode: bool) -> Any:
+    from nnkit.models.functional import Functional
     from nnkit.models.sequential import Sequential
 
+    kind = state.get("class_name", "Sequential")  # files from before functional models hold a Sequential
+    if kind not in ("Sequential", "Functional"):
+        raise DataError(f"The file holds a model of class {kind!r}; nnkit loads Sequential and Functional models.")
     config = state.get("config")
-    model = Sequential.from_config(deserialize(config, safe_mode, "model config"))
+    model = (Sequential if kind == "Sequential" else Functional).from_config(
+        deserialize(config, safe_mode, "model config"))
     if state.get("build_config"):
         model.build_from_config(state["build_config"])
     if state["weights"]:

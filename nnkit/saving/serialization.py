@@ -59,7 +59,7 @@ def serialize(value: Any, where: str = "value", allow_bytecode: bool = False) ->
         if array.dtype.kind not in "biuf":
             raise ConfigError(f"Cannot save {where}: an array of dtype {array.dtype} (only numbers are saved).")
         return {"class_name": "__ndarray__", "config": {"value": array.tolist(), "dtype": str(array.dtype)}}
-    if isinstance(value, torch.nn.Module):
+    if isinstance(value, torch.nn.Module) and not hasattr(value, "get_config"):
         return torch_modules.serialize_module(value, where)
     if isinstance(value, torch.optim.Optimizer):  # an instance given to compile(): its class and settings
         defaults = {k: v for k, v in value.defaults.items() if isinstance(v, (bool, int, float, str, type(None)))}

@@ -13,7 +13,7 @@ import torch
 
 from nnkit import losses, optimizers
 from nnkit.errors import ConfigError, DataError, NotReadyError
-from nnkit.layers.base import LayerSpec
+from nnkit.layers.base import Layer
 from nnkit.layers.core import Dense
 from nnkit.models.sequential import Sequential
 
@@ -123,7 +123,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def layers_model(hidden: list[LayerSpec] | None, units: int, activation: str | None) -> Sequential:
+def layers_model(hidden: list[Layer] | None, units: int, activation: str | None) -> Sequential:
     """A model of fresh ``hidden`` layer copies plus an output ``Dense(units, activation)``.
 
     Layer names are kept, except that repeats get a suffix (the same spec listed twice, or specs

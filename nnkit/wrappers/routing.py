@@ -16,7 +16,7 @@ from typing import Any
 
 from nnkit.callbacks.callback import Callback
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LayerSpec
+from nnkit.layers.base import Layer
 from nnkit.registry import closest
 
 #: Prefixes of routed parameter names, ``prefix__name``.
@@ -130,12 +130,12 @@ def layer_params(layers: Any) -> dict[str, Any]:
         return {}
     params = {}
     for i, layer in enumerate(layers):
-        if isinstance(layer, LayerSpec):
+        if isinstance(layer, Layer):
             params.update({f"layers__{i}__{key}": value for key, value in layer.get_config().items()})
     return params
 
 
-def copy_layer(layer: LayerSpec, overrides: dict[str, Any], where: str) -> LayerSpec:
+def copy_layer(layer: Layer, overrides: dict[str, Any], where: str) -> Layer:
     """A fresh (unbuilt) copy of ``layer`` with some constructor arguments replaced."""
     try:
         return type(layer).from_config({**layer.get_config(), **overrides})
@@ -143,13 +143,13 @@ def copy_layer(layer: LayerSpec, overrides: dict[str, Any], where: str) -> Layer
         raise TypeError(f"{where}: {exc}") from None
 
 
-def with_layer_overrides(layers: Any, overrides: dict[str, dict[str, Any]]) -> list[LayerSpec]:
+def with_layer_overrides(layers: Any, overrides: dict[str, dict[str, Any]]) -> list[Layer]:
     """Fresh copies of the layer specs in ``layers`` with ``layers__<i>__<arg>`` overrides applied.
 
     Raises:
         ConfigError: ``layers`` is not a list of layer specs, or an index is out of range.
     """
-    if not isinstance(layers, (list, tuple)) or not all(isinstance(layer, LayerSpec) for layer in layers):
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(layer, Layer) for layer in layers):
         raise ConfigError(
             "`layers` must be a list of nnkit layers such as [Dense(64, activation='relu'), Dropout(0.2)]. "
             f"Received: {layers!r}."

@@ -42,8 +42,6 @@ def nnkit_model(layer, sample_shape: tuple[int, ...], weights: list[np.ndarray] 
 
 def nnkit_output(model: Sequential, x: np.ndarray, training: bool = False) -> np.ndarray:
     """The model's output on ``x`` in training or inference mode."""
-    model.module.train(training)
     with torch.no_grad():
-        out = model(x.astype("float32"))
-    model.module.eval()
+        out = model(x.astype("float32"), training=training)
     return out.cpu().numpy()

@@ -145,11 +145,11 @@ def test_every_unmutated_config_is_valid(workdir):
 
 
 def _layer_arguments() -> dict[str, list[str]]:
-    from nnkit.layers.base import LAYERS, LayerSpec
+    from nnkit.layers.base import LAYERS, Layer
     from nnkit.runs.specs import accepted_arguments
 
     skip = ("lambda", "torch_module", "input_layer")  # they take Python objects, which a config cannot hold
-    return {name: sorted(arg for arg in accepted_arguments(LAYERS.get(name).__init__, LayerSpec._BASE_ARGS)[0]
+    return {name: sorted(arg for arg in accepted_arguments(LAYERS.get(name).__init__, Layer._BASE_ARGS)[0]
                          if arg not in ("name", "dtype", "batch_input_shape", "batch_size"))
             for name in LAYERS.names() if name not in skip}
 

@@ -15,8 +15,8 @@ from torch import nn
 import nnkit
 from nnkit import constraints, initializers, layers, losses, metrics, optimizers, regularizers
 from nnkit.errors import ConfigError
-from nnkit.layers.base import LAYERS, LayerSpec
-from nnkit.models import Sequential, load_model, model_from_json
+from nnkit.layers.base import LAYERS, Layer
+from nnkit.models import Model, Sequential, load_model, model_from_json
 from nnkit.optimizers import schedules
 from nnkit.saving import register_serializable, serialize
 
@@ -41,7 +41,7 @@ def round_trip_metric(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tenso
 
 
 @register_serializable(package="test_round_trip")
-class RoundTripScale(LayerSpec):
+class RoundTripScale(Layer):
     """A user layer: multiplies by a learned per-feature scale plus a constant offset."""
 
     def __init__(self, offset: float = 0.0, **kwargs) -> None:
@@ -73,6 +73,18 @@ class Case:
     shape: tuple[int, ...]
     make: Callable[[np.ndarray], list]
     vocabulary: int | None = None
+    graph: Callable[[object], object] | None = None  # a functional body: input tensor -> output tensor
+
+
+def _two_branches(merge: Callable[[], Layer]) -> Case:
+    """A merge layer joining two Dense branches of one input (a functional model)."""
+    return Case((4,), lambda x: [],
+                graph=lambda t: merge()([layers.Dense(3)(t), layers.Dense(3, activation="tanh")(t)]))
+
+
+def _inner_functional():
+    inner = layers.Input(shape=(4,))
+    return Model(inner, layers.Dense(3, activation="relu")(inner), name="inner")
 
 
 def _adapted_normalization(x: np.ndarray) -> list:
@@ -83,6 +95,16 @@ def _adapted_normalization(x: np.ndarray) -> list:
 
 CASES: dict[str, Case] = {
     "activation": Case((4,), lambda x: [layers.Dense(3), layers.Activation("gelu")]),
+    "add": _two_branches(layers.Add),
+    "average": _two_branches(layers.Average),
+    "concatenate": _two_branches(lambda: layers.Concatenate(axis=-1)),
+    "dot": _two_branches(lambda: layers.Dot(axes=1, normalize=True)),
+    "functional": Case((4,), lambda x: [_inner_functional()]),
+    "maximum": _two_branches(layers.Maximum),
+    "minimum": _two_branches(layers.Minimum),
+    "multiply": _two_branches(layers.Multiply),
+    "sequential": Case((4,), lambda x: [Sequential([layers.Dense(3, activation="relu"), layers.Dense(3)])]),
+    "subtract": _two_branches(layers.Subtract),
     "activity_regularization": Case((4,), lambda x: [layers.Dense(3), layers.ActivityRegularization(l1=0.01, l2=0.1)]),
     "alpha_dropout": Case(
         (4,),
@@ -195,6 +217,7 @@ CASES: dict[str, Case] = {
             layers.GRU(4, return_sequences=True, go_backwards=True, activation="softsign", recurrent_regularizer="l2")
         ],
     ),
+    "identity": Case((4,), lambda x: [layers.Dense(3), layers.Identity()]),
     "input_layer": Case((4,), lambda x: [layers.Dense(3)]),  # every case starts with an InputLayer
     "lambda": Case((4,), lambda x: [layers.Lambda(round_trip_double, output_shape=(4,))]),
     "layer_normalization": Case(
@@ -264,7 +287,11 @@ def _trained_model(name: str, rng: np.random.Generator) -> tuple[Sequential, np.
     """The case's model with a Dense head, compiled and fitted for one epoch on random data."""
     case = CASES[name]
     x = _inputs(case, rng)
-    model = Sequential([layers.Input(shape=case.shape), *case.make(x), layers.Flatten(), layers.Dense(2)])
+    if case.graph is not None:
+        inputs = layers.Input(shape=case.shape)
+        model = Model(inputs, layers.Dense(2)(layers.Flatten()(case.graph(inputs))))
+    else:
+        model = Sequential([layers.Input(shape=case.shape), *case.make(x), layers.Flatten(), layers.Dense(2)])
     model.compile(optimizer="adam", loss="mse")
     y = rng.normal(size=(N_SAMPLES, 2)).astype(np.float32)
     model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
@@ -311,7 +338,7 @@ def test_layer_survives_json_and_save_weights(name, tmp_path, rng):
     assert model_from_json(text).to_json() == text
 
     model.save_weights(tmp_path / "w.weights.h5")
-    fresh = Sequential.from_config(model.get_config())
+    fresh = type(model).from_config(model.get_config())
     fresh.build((None, *CASES[name].shape))
     fresh.load_weights(tmp_path / "w.weights.h5")
     np.testing.assert_array_equal(fresh.predict(x, verbose=0), model.predict(x, verbose=0))
