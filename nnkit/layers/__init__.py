@@ -119,6 +119,12 @@ __all__ += ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multi
             "concatenate", "dot", "maximum", "minimum", "multiply", "subtract"]
 
 
+# Attention layers.
+from nnkit.layers.attention import AdditiveAttention, Attention, EinsumDense, MultiHeadAttention  # noqa: E402
+
+__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "MultiHeadAttention"]
+
+
 def get(identifier):
     """A layer from an instance or a ``{"class_name": ..., "config": {...}}`` dict."""
     if isinstance(identifier, Layer):

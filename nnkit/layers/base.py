@@ -125,8 +125,11 @@ class Layer(nn.Module):
             return self._call_symbolic(args, kwargs)
         training = kwargs.pop("training", None)
         args = tuple(self._as_data(a) for a in args)
+        for key, value in kwargs.items():  # masks and other array arguments keep their dtype
+            if isinstance(value, np.ndarray):
+                kwargs[key] = torch.as_tensor(value)
         if not self.built:
-            self._build_for(args[0])
+            self._build_for(args[0] if len(args) == 1 else list(args))
         outer = _TRAINING.value
         mode = bool(training) if training is not None else bool(outer)
         _TRAINING.value = mode
@@ -184,7 +187,7 @@ class Layer(nn.Module):
 
     def _call_symbolic(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         shapes = symbolic.map_structure(lambda t: t.sample_shape if isinstance(t, symbolic.KerasTensor) else None,
-                                        args[0])
+                                        args[0] if len(args) == 1 else list(args))
         if not self.built:
             output_shape = self._attach_symbolic(shapes)
         else:

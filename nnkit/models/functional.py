@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from nnkit.errors import ConfigError
+from nnkit.errors import ConfigError, DataError
 from nnkit.layers.base import LAYERS, Layer, Shape
 from nnkit.layers.core import InputLayer
 from nnkit.layers.symbolic import KerasTensor, Node, flatten, topological_nodes
@@ -120,11 +120,13 @@ class Functional(Model):
     def _ensure_built(self, sample_shape: Any = None) -> nn.Module:
         if sample_shape is not None:
             expected = [t.sample_shape for t in self.inputs]
-            received = sample_shape if isinstance(sample_shape, list) else [sample_shape]
+            several = isinstance(sample_shape, list) or (
+                isinstance(sample_shape, tuple) and bool(sample_shape) and isinstance(sample_shape[0], tuple))
+            received = list(sample_shape) if several else [sample_shape]
             if len(received) != len(expected) or any(
                     len(r) != len(e) or any(a is not None and b is not None and a != b for a, b in zip(r, e))
                     for r, e in zip(received, expected)):
-                raise ConfigError(f"Model '{self.name}' takes inputs of shape "
+                raise DataError(f"Model '{self.name}' takes inputs of shape "
                                   f"{', '.join(str(t.shape) for t in self.inputs)} but received inputs of shape "
                                   f"{', '.join(str((None, *r)) for r in received)}.")
         return self._graph_module

@@ -13,6 +13,8 @@ from torch import Tensor
 from nnkit import losses
 from nnkit import metrics as metrics_module
 from nnkit.errors import ConfigError, DataError
+from nnkit.layers.symbolic import DTYPES
+from nnkit.models import outputs
 from nnkit.training.data import (
     ArrayData,
     Batch,
@@ -26,10 +28,24 @@ from nnkit.training.data import (
 
 if TYPE_CHECKING:
     from nnkit.layers.base import Layer
-    from nnkit.models.sequential import Sequential
+    from nnkit.models.model import Model
 
 
 # -- compile arguments ---------------------------------------------------------------------------------
+def metric_names(*entries: Any) -> list[str]:
+    """The metric names in ``compile`` arguments, however nested (lists, dicts per output)."""
+    if len(entries) != 1:
+        return [name for entry in entries for name in metric_names(entry)]
+    value = entries[0]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict) and "class_name" not in value:  # per output (a class_name dict is one metric)
+        return metric_names(*value.values())
+    if isinstance(value, (list, tuple)):
+        return metric_names(*value)
+    return []
+
+
 def metric_list(value: Any, argument: str) -> list[Any]:
     """``compile(metrics=...)`` as a flat list (one output: a dict or nested list is refused)."""
     if value is None:
@@ -151,11 +167,54 @@ def inputs(x: Any, what: str, first_layer: Layer | None = None) -> Tensor:
     return as_inputs(tensor, dtype)
 
 
-def check_input_shape(model: Sequential, x: Tensor, what: str) -> None:
-    """Raise a clear error when ``x`` does not match the model's input shape."""
+def model_inputs(model: Model, x: Any, what: str) -> Any:
+    """The model's inputs as one checked tensor, or a tuple in input order for several inputs (``x`` a list
+    in that order or a dict by input name)."""
+    names = model.input_names if hasattr(model, "input_names") else None
+    if names is None or (len(names) == 1 and not isinstance(x, dict)):
+        if names is not None and isinstance(x, (list, tuple)) and len(x) == 1 and not _is_numeric(x):
+            x = x[0]
+        return inputs(x, what, model._first_layer())
+    parts = outputs.ordered(x, names, what)
+    tensors = []
+    for name, part, source in zip(names, parts, model.inputs):
+        if part is None:
+            raise DataError(f"`{what}` has no array for input '{name}'; the model's inputs are {names}.")
+        dtype = DTYPES.get(source.dtype) if source.dtype.startswith(("int", "uint")) else None
+        tensor = to_tensor(part, f"{what}[{name!r}]")
+        tensor = as_inputs(tensor) if dtype is None else tensor.to(torch.int64)
+        check_finite(tensor, f"{what}[{name!r}]")
+        tensors.append(tensor)
+    check_same_length(**{f"{what}[{name!r}]": t for name, t in zip(names, tensors)})
+    return tensors[0] if len(tensors) == 1 else tuple(tensors)
+
+
+def _is_numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) or (isinstance(value, (list, tuple)) and all(map(_is_numeric, value)))
+
+
+def sample_shapes(value: Any) -> Any:
+    """The per-sample shape of a tensor, or a tuple of them (``None`` for a missing part)."""
+    if isinstance(value, tuple):
+        return tuple(None if part is None else tuple(part.shape[1:]) for part in value)
+    return tuple(value.shape[1:])
+
+
+def _fits(expected: tuple[int | None, ...], received: tuple[int, ...]) -> bool:
+    return len(expected) == len(received) and all(e is None or e == r for e, r in zip(expected, received))
+
+
+def check_input_shape(model: Model, x: Any, what: str) -> None:
+    """Raise a clear error when ``x`` does not match the model's input shape (``None`` sizes match any)."""
+    if isinstance(x, tuple):
+        for name, source, tensor in zip(model.input_names, model.inputs, x):
+            if not _fits(source.sample_shape, tuple(tensor.shape[1:])):
+                raise DataError(f"Input '{name}' of '{model.name}' expects arrays of shape {source.shape} but "
+                                f"`{what}[{name!r}]` has shape {tuple(tensor.shape)}.")
+        return
     expected = model._input_shape
     received = tuple(x.shape[1:])
-    if received == expected:
+    if _fits(expected, received):
         return
     first = model.layers[0]
     where = f"Layer 1 ({first.name}) of '{model.name}'"
@@ -175,20 +234,46 @@ def check_input_shape(model: Sequential, x: Tensor, what: str) -> None:
     )
 
 
-def array_data(model: Sequential, x: Tensor, y: Any, sample_weight: Any, class_weight: Any) -> ArrayData:
-    """Checked ``(x, y, weights)`` with targets converted for the compiled loss."""
+def targets(model: Model, y: Any) -> Any:
+    """``y`` as checked tensors converted for the compiled loss: one tensor, or with several outputs a
+    tuple in output order (``None`` for an output without a loss)."""
     if y is None:
         raise DataError("`y` is required to fit or evaluate on arrays; received None.")
-    y_tensor = to_tensor(y, "y")
+    if not isinstance(model.loss, outputs.OutputLosses):
+        if isinstance(y, dict) and hasattr(model, "output_names"):
+            y = outputs.ordered(y, model.output_names, "y")[0]
+        y_tensor = to_tensor(y, "y")
+        check_finite(y_tensor, "y")
+        return model.loss.prepare_targets(y_tensor, model._output_sample_shape)
+    names = model.output_names
+    parts = []
+    for name, part, loss in zip(names, outputs.ordered(y, names, "y"), model.loss.output_losses):
+        if loss is None:
+            parts.append(None)
+            continue
+        if part is None:
+            raise DataError(f"`y` has no targets for output '{name}', which has a loss. Give y for every output "
+                            f"with a loss ({model.loss.part_names}), or compile without a loss for '{name}'.")
+        tensor = to_tensor(part, f"y[{name!r}]")
+        check_finite(tensor, f"y[{name!r}]")
+        parts.append(tensor)
+    check_same_length(**{f"y[{name!r}]": t for name, t in zip(names, parts) if t is not None})
+    return model.loss.prepare_targets(tuple(parts), model._output_sample_shape)
+
+
+def array_data(model: Model, x: Any, y: Any, sample_weight: Any, class_weight: Any) -> ArrayData:
+    """Checked ``(x, y, weights)`` with targets converted for the compiled loss."""
+    y_tensor = targets(model, y)
     check_same_length(x=x, y=y_tensor)
-    check_finite(y_tensor, "y")
-    y_tensor = model.loss.prepare_targets(y_tensor, model._output_sample_shape)
+    if class_weight is not None and isinstance(y_tensor, tuple):
+        raise DataError("class_weight is only supported for models with one output (as in Keras); pass "
+                        "sample_weight instead.")
     weights = None
     if sample_weight is not None:
         raw = to_tensor(sample_weight, "sample_weight")
         check_same_length(y=y_tensor, sample_weight=raw)
         if raw.numel() != len(raw):
-            raise DataError(f"sample_weight must hold one weight per sample, shape ({len(y_tensor)},). "
+            raise DataError(f"sample_weight must hold one weight per sample, shape ({len(raw)},). "
                             f"Received shape {tuple(raw.shape)}.")
         weights = raw.reshape(-1).to(torch.float32)
         check_finite(weights, "sample_weight")
@@ -212,7 +297,9 @@ def loader_batches(loader: LoaderData, loss: losses.Loss, output_shape: tuple[in
         for x, y, weight in take(loader.batches(), steps):
             if y is None:
                 raise DataError("Training or evaluating on a Dataset needs (x, y) batches; this one yields x only.")
-            if dtype is None:
+            if isinstance(y, tuple):
+                y = loss.prepare_targets(y, output_shape)
+            elif dtype is None:
                 y = loss.prepare_targets(y, output_shape)
                 dtype = y.dtype
             elif y.dtype != dtype:
@@ -222,12 +309,16 @@ def loader_batches(loader: LoaderData, loss: losses.Loss, output_shape: tuple[in
     return generate
 
 
-def result_like_keras(model: Sequential, logs: dict[str, float], return_dict: bool) -> Any:
+def result_like_keras(model: Model, logs: dict[str, float], return_dict: bool) -> Any:
     """``logs`` as Keras's ``*_on_batch`` methods return them."""
     if return_dict:
         return logs
-    if not model.metrics:
+    parts = getattr(model.loss, "part_names", [])
+    if not model.metrics and not parts:
         return logs["loss"]
+    if parts:  # Keras 3's order with several outputs: the total, each output's loss, then the rest by name
+        named = ["loss", *parts]
+        return [logs[name] for name in named] + [logs[key] for key in sorted(logs) if key not in named]
     values = []
     for name in model.metrics_names:  # a per-class metric logs name_0, name_1, ... instead of name
         values += [logs[name]] if name in logs else [v for k, v in logs.items() if k.startswith(name + "_")]

@@ -31,6 +31,8 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
         forward = DistributedDataParallel(body, device_ids=device_ids)
     else:
         forward = flat_forward(body)
+    if len(getattr(model, "inputs", ())) > 1:
+        forward = Spread(forward)
     args = model._compile_args
     loss_fn = loss if args["loss_weight"] is None else Scaled(loss, args["loss_weight"])
     optimizer = model.optimizer
@@ -43,7 +45,8 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
         hooks.append(torch_optimizer.register_step_post_hook(ConstraintProjection(constraints)))
     forward = accelerated(forward, args["policy"], args["jit_compile"], model.device, model.name)
     functions = StepFunctions(module, forward, activation, loss_fn, penalty_fn, optimizer, metrics,
-                              scaler=acceleration.grad_scaler(args["policy"], model.device, args["auto_scale_loss"]))
+                              scaler=acceleration.grad_scaler(args["policy"], model.device, args["auto_scale_loss"]),
+                              loss_parts=getattr(model.loss, "part_names", None))
     return Loop(functions, control=model), hooks
 
 
@@ -100,6 +103,21 @@ def flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
         return x
 
     return forward
+
+
+class Spread:
+    """Calls a module of several inputs with a batch's tuple of input tensors (picklable)."""
+
+    def __init__(self, forward: Callable[..., Any]) -> None:
+        self.forward = forward
+
+    def __call__(self, x: tuple[Tensor, ...]) -> Any:
+        return self.forward(*x)
+
+
+def predict_forward(model: Any, forward: Callable[..., Any]) -> Callable[..., Any]:
+    """``forward`` as predict calls it: with a batch's tuple of inputs for models of several inputs."""
+    return Spread(forward) if len(getattr(model, "inputs", ())) > 1 else forward
 
 
 class Scaled:

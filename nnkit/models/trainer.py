@@ -21,7 +21,7 @@ from nnkit.callbacks.history import History
 from nnkit.callbacks.progbar import ProgbarLogger
 from nnkit.errors import ConfigError, DataError, NotReadyError
 from nnkit.layers.base import Shape
-from nnkit.models import preparation, steps
+from nnkit.models import outputs, preparation, steps
 from nnkit.training.data import ArrayData, Batch, LoaderData, is_loader_input
 from nnkit.training.loop import Loop, StepFunctions
 
@@ -79,18 +79,27 @@ class Trainer:
         if jit_compile not in (True, False, "auto"):
             raise ConfigError(f"jit_compile must be True, False or 'auto'. Received: jit_compile={jit_compile!r}.")
         self.optimizer = optimizers.get(optimizer)
-        self.loss = None if loss is None else losses.get(loss)
+        if self._several_outputs():  # per-output losses and metrics, named after the outputs
+            self.loss = None if loss is None else outputs.compile_losses(self, loss, loss_weights)
+            chosen = {"metrics": metrics or [], "weighted_metrics": weighted_metrics or [], "loss_weight": None,
+                      "loss_weights": loss_weights}
+        else:
+            self.loss = None if loss is None else losses.get(loss)
+            chosen = {"metrics": preparation.metric_list(metrics, "metrics"),
+                      "weighted_metrics": preparation.metric_list(weighted_metrics, "weighted_metrics"),
+                      "loss_weight": preparation.loss_weight(loss_weights)}
         self._compile_args = {
-            "metrics": preparation.metric_list(metrics, "metrics"),
-            "weighted_metrics": preparation.metric_list(weighted_metrics, "weighted_metrics"),
-            "loss_weight": preparation.loss_weight(loss_weights),
+            **chosen,
             "jit_compile": jit_compile is True, "policy": mixed_precision.global_policy(),
             "auto_scale_loss": bool(auto_scale_loss),
         }
-        for identifier in self._compile_args["metrics"] + self._compile_args["weighted_metrics"]:
-            if isinstance(identifier, str) and identifier not in ("accuracy", "acc"):
+        for identifier in preparation.metric_names(self._compile_args["metrics"], self._compile_args["weighted_metrics"]):
+            if identifier not in ("accuracy", "acc"):
                 metrics_module.get(identifier)
         self._loop, self._metrics, self._metrics_key = None, None, None
+
+    def _several_outputs(self) -> bool:
+        return len(getattr(self, "outputs", ())) > 1
 
     @property
     def compiled(self) -> bool:
@@ -121,13 +130,18 @@ class Trainer:
 
     @property
     def metrics_names(self) -> list[str]:
-        """``['loss', *metric names]``: the order of :meth:`evaluate`'s list result."""
-        return ["loss", *(metric.name for metric in self.metrics)]
+        """``['loss', *per-output losses, *metric names]``: the order of :meth:`evaluate`'s list result."""
+        parts = getattr(self.loss, "part_names", [])
+        names = [metric.name for metric in self.metrics]
+        return ["loss", *parts, *(sorted(names) if parts else names)]
 
-    def _resolve_metrics(self, target_shape: Shape) -> list[tuple[metrics_module.Metric, bool]]:
+    def _resolve_metrics(self, target_shape: Any) -> list[tuple[metrics_module.Metric, bool]]:
         key = (target_shape, self._output_sample_shape)
         if self._metrics is None or self._metrics_key != key:
-            self._metrics = preparation.resolve_metrics(self._compile_args, self.loss, target_shape, key[1])
+            if isinstance(self.loss, outputs.OutputLosses):
+                self._metrics = outputs.resolve_metrics(self, self._compile_args, self.loss, target_shape, key[1])
+            else:
+                self._metrics = preparation.resolve_metrics(self._compile_args, self.loss, target_shape, key[1])
             self._metrics_key, self._loop = key, None
         return self._metrics
 
@@ -145,14 +159,15 @@ class Trainer:
         policy = args.get("policy") or mixed_precision.global_policy()
         key = (id(self.module), policy, args.get("jit_compile", False))
         if self._predict_cache is None or self._predict_cache[0] != key:
-            self._predict_cache = (key, steps.accelerated(self.module, policy, key[2], self.device, self.name))
+            forward = steps.accelerated(self.module, policy, key[2], self.device, self.name)
+            self._predict_cache = (key, steps.predict_forward(self, forward))
         return self._predict_cache[1]
 
     # -- data ---------------------------------------------------------------------------------------
     def _array_data(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
                     what: str = "x") -> ArrayData:
-        x_tensor = preparation.inputs(x, what, self._first_layer())
-        self._ensure_built(tuple(x_tensor.shape[1:]))
+        x_tensor = preparation.model_inputs(self, x, what)
+        self._ensure_built(preparation.sample_shapes(x_tensor))
         preparation.check_input_shape(self, x_tensor, what)
         return preparation.array_data(self, x_tensor, y, sample_weight, class_weight).to(self.device)
 
@@ -164,23 +179,23 @@ class Trainer:
         elif is_loader_input(x):
             loader = LoaderData(x, batch_size, shuffle, self.device, shard=targets)
             first_x, first_y, _ = next(iter(loader.batches()))
-            self._ensure_built(tuple(first_x.shape[1:]))
+            self._ensure_built(preparation.sample_shapes(first_x))
             preparation.check_input_shape(self, first_x, "x")
             total = steps or loader.steps()
             if not targets:
                 return _Source(lambda: preparation.take(loader.batches(), total), total, None)
             output_shape = self._output_sample_shape
-            target_shape = tuple(self.loss.prepare_targets(first_y, output_shape).shape[1:])
+            target_shape = preparation.sample_shapes(self.loss.prepare_targets(first_y, output_shape))
             return _Source(preparation.loader_batches(loader, self.loss, output_shape, total), total, target_shape)
         elif targets:
             data = self._array_data(x, y, sample_weight, class_weight)
         else:
-            tensor = preparation.inputs(x, "x", self._first_layer())
-            self._ensure_built(tuple(tensor.shape[1:]))
+            tensor = preparation.model_inputs(self, x, "x")
+            self._ensure_built(preparation.sample_shapes(tensor))
             preparation.check_input_shape(self, tensor, "x")
             data = ArrayData(tensor).to(self.device)
         total = preparation.limited(data.steps(batch_size), steps)
-        target_shape = None if data.y is None else tuple(data.y.shape[1:])
+        target_shape = None if data.y is None else preparation.sample_shapes(data.y)
         return _Source(lambda: preparation.take(data.batches(batch_size, shuffle, shard=targets), total), total,
                        target_shape)
 
@@ -269,7 +284,10 @@ class Trainer:
         source = self._source(x, batch_size=batch_size, steps=steps, targets=False)
         loop = Loop(StepFunctions(self.module, self._predict_forward(), None, None, None, None, []), control=self)
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
-        return loop.predict_pass(source.batches(), cbs).cpu().numpy()
+        result = loop.predict_pass(source.batches(), cbs)
+        if isinstance(result, tuple):  # several outputs: Keras's structure (a list, or a dict by output name)
+            return self._structured_outputs(tuple(part.cpu().numpy() for part in result))
+        return result.cpu().numpy()
 
     def train_on_batch(self, x: Any, y: Any, sample_weight: Any = None, class_weight: Any = None,
                        return_dict: bool = False) -> float | list[float] | dict[str, float]:
@@ -278,7 +296,7 @@ class Trainer:
         self._join_distributed()
         data = self._array_data(x, y, sample_weight, class_weight)
         self._require_trainable("train_on_batch")
-        loop = self._get_loop(tuple(data.y.shape[1:]))
+        loop = self._get_loop(preparation.sample_shapes(data.y))
         logs = loop.train_pass(data.batches(len(data)), CallbackList())
         return preparation.result_like_keras(self, logs, return_dict)
 
@@ -288,12 +306,12 @@ class Trainer:
         self._require_compiled("test_on_batch")
         self._join_distributed()
         data = self._array_data(x, y, sample_weight)
-        logs = self._get_loop(tuple(data.y.shape[1:])).test_pass(data.batches(len(data)), None)
+        logs = self._get_loop(preparation.sample_shapes(data.y)).test_pass(data.batches(len(data)), None)
         return preparation.result_like_keras(self, logs, return_dict)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         """Model outputs for one batch as a NumPy array."""
-        return self.predict(x, batch_size=max(1, len(x)), verbose=0)
+        return self.predict(x, batch_size=1 << 30, verbose=0)
 
     # -- compile config ---------------------------------------------------------------------------------
     def get_compile_config(self) -> dict[str, Any] | None:
@@ -301,8 +319,11 @@ class Trainer:
         if self._compile_args is None:
             return None
         args = self._compile_args
-        return {"optimizer": self.optimizer, "loss": self.loss, "metrics": args["metrics"],
-                "weighted_metrics": args["weighted_metrics"], "loss_weights": args["loss_weight"],
+        several = isinstance(self.loss, outputs.OutputLosses)
+        loss = dict(zip(self.loss.names, self.loss.output_losses)) if several else self.loss
+        return {"optimizer": self.optimizer, "loss": loss, "metrics": args["metrics"],
+                "weighted_metrics": args["weighted_metrics"],
+                "loss_weights": args["loss_weights"] if several else args["loss_weight"],
                 "jit_compile": args["jit_compile"], "auto_scale_loss": args["auto_scale_loss"],
                 "dtype_policy": args["policy"].name}
 

@@ -152,8 +152,11 @@ def build_model(config: dict[str, Any], input_shape: tuple[int, ...], preprocess
 
     pre = [copy.deepcopy(layer) for layer in preprocessing]
     names = specs.LayerNames([*specs.given_layer_names(config["model"]["layers"]), *PREPROCESSING.values()])
-    layers = [specs.make_layer(copy.deepcopy(entry), f"model.layers[{i}]", names)
-              for i, entry in enumerate(config["model"]["layers"])]
+    entries = copy.deepcopy(config["model"]["layers"])
+    wiring = specs.layer_inputs(entries, "model.layers")
+    layers = [specs.make_layer(entry, f"model.layers[{i}]", names) for i, entry in enumerate(entries)]
+    if any(sources is not None for sources in wiring):
+        return _compiled(_graph_model(config, input_shape, pre, layers, wiring), config)
     probe = copy.deepcopy([*pre, *layers])
     try:
         with torch.device("meta"):
@@ -174,6 +177,39 @@ def build_model(config: dict[str, Any], input_shape: tuple[int, ...], preprocess
         model.build((None, *input_shape))
     except Exception as exc:  # every layer built above; what is left is how they connect
         raise ConfigError(f"model: {_message(exc)}") from exc
+    return _compiled(model, config)
+
+
+def _graph_model(config: dict[str, Any], input_shape: tuple[int, ...], pre: list[Any], layers: list[Any],
+                 wiring: list[list[str] | None]) -> Any:
+    """A functional model from layers whose ``inputs:`` name the model input or earlier layers (a layer
+    without ``inputs:`` reads the one before it); the last layer is the output."""
+    from nnkit.layers import Input
+    from nnkit.models import Model
+
+    source = tensor = Input(shape=input_shape, name=specs.MODEL_INPUT)
+    for layer in pre:  # data preprocessing (e.g. standardization) leads the model, as in a Sequential config
+        tensor = layer(tensor)
+    made = {specs.MODEL_INPUT: tensor}
+    for i, (layer, sources) in enumerate(zip(layers, wiring)):
+        feed = tensor if sources is None else made[sources[0]] if len(sources) == 1 else [made[s] for s in sources]
+        try:
+            tensor = layer(feed)
+        except Exception as exc:
+            raise _layer_error(i + len(pre), len(pre), config, exc) from exc
+        made[layer.name] = tensor
+    try:
+        model = Model(source, tensor, name=config["model"]["name"])
+    except NnkitError as exc:
+        raise ConfigError(f"model: {exc}") from exc
+    if model.count_params() > MAX_PARAMETERS:
+        raise ConfigError(f"model: the layers hold {model.count_params():,} weights, more than the "
+                          f"{MAX_PARAMETERS:,} a run allows. Use fewer units or filters.")
+    return model
+
+
+def _compiled(model: Any, config: dict[str, Any]) -> Any:
+    """``model`` compiled with the config's optimizer, loss and metrics."""
     compile_config = config["compile"]
     metrics = [specs.make_metric(copy.deepcopy(entry), f"compile.metrics[{i}]")
                for i, entry in enumerate(compile_config["metrics"])]

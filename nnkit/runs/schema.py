@@ -122,8 +122,10 @@ def _layers(value: Any, where: str) -> list[Any]:
         raise ConfigError(f"{where}: expected a non-empty list of layers, e.g. [{{type: Dense, units: 1}}], "
                           f"got {received(value)}.")
     names = specs.LayerNames(specs.given_layer_names(value))
-    for i, entry in enumerate(value):
-        specs.make_layer(copy.deepcopy(entry), f"{where}[{i}]", names)
+    entries = copy.deepcopy(value)
+    specs.layer_inputs(entries, where)  # a graph: `inputs:` names the model input or earlier layers
+    for i, entry in enumerate(entries):
+        specs.make_layer(entry, f"{where}[{i}]", names)
     return value
 
 

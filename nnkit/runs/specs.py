@@ -195,6 +195,42 @@ def given_layer_names(entries: Any) -> list[str]:
     return [e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)]
 
 
+MODEL_INPUT = "input"  # what `inputs:` calls the model's input (after any data preprocessing)
+
+
+def layer_inputs(entries: list[Any], where: str) -> list[list[str] | None]:
+    """The ``inputs:`` of each layer entry (``None`` where a layer reads the one before it), checked: each
+    names the model ``input`` or an earlier layer's ``name``. The key is removed from the entries.
+
+    Raises:
+        ConfigError: an unknown or later layer name (with a did-you-mean), or a value that is not names.
+    """
+    seen = [MODEL_INPUT]
+    result: list[list[str] | None] = []
+    for i, entry in enumerate(entries):
+        value = entry.pop("inputs", None) if isinstance(entry, dict) else None
+        if value is None:
+            result.append(None)
+        else:
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                raise ConfigError(f"{where}[{i}].inputs: expected a layer name or a list of them, e.g. "
+                                  f"[{MODEL_INPUT}, dense_1], got {received(value)}.")
+            for name in names:
+                if name not in seen:
+                    hint = closest(name, seen)
+                    later = name in given_layer_names(entries[i:])
+                    raise ConfigError(
+                        f"{where}[{i}].inputs: {name!r} is not the model {MODEL_INPUT!r} or an earlier layer's name"
+                        + (" (a layer can only read layers listed before it)" if later else "")
+                        + (f". Did you mean '{hint}'?" if hint and not later else ".")
+                        + f" Names so far: {', '.join(seen)}.")
+            result.append(names)
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            seen.append(entry["name"])
+    return result
+
+
 def make_layer(entry: Any, where: str, names: LayerNames | None = None) -> Any:
     """A layer spec from ``{type: Dense, units: 16, activation: relu}`` (or ``'Flatten'``).
 

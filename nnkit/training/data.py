@@ -16,7 +16,38 @@ from nnkit import distributed
 from nnkit.config import float_dtype
 from nnkit.errors import DataError
 
-Batch = tuple[Tensor, Tensor | None, Tensor | None]
+Batch = tuple[Any, Any, Tensor | None]  # (x, y, sample_weight); x and y are tensors, or tuples of them
+
+
+def rows(value: Any, index: Any) -> Any:
+    """``value[index]`` for a tensor, each part's for a tuple of tensors (several inputs or outputs)."""
+    if isinstance(value, tuple):
+        return tuple(None if part is None else part[index] for part in value)
+    return None if value is None else value[index]
+
+
+def count(value: Any) -> int:
+    """The number of samples in a tensor or a tuple of tensors."""
+    return next(part for part in value if part is not None).shape[0] if isinstance(value, tuple) else value.shape[0]
+
+
+def to_device(value: Any, device: torch.device, non_blocking: bool = False) -> Any:
+    """A tensor, or tuple of tensors, on ``device``."""
+    if isinstance(value, tuple):
+        return tuple(to_device(part, device, non_blocking) for part in value)
+    return None if value is None else value.to(device, non_blocking=non_blocking)
+
+
+def concatenate(chunks: list[Any]) -> Any:
+    """Batches joined along the sample axis, part by part for tuples."""
+    if isinstance(chunks[0], tuple):
+        return tuple(None if parts[0] is None else torch.cat(parts) for parts in zip(*chunks))
+    return torch.cat(chunks)
+
+
+def size(value: Any) -> int:
+    """How many numbers a tensor, or tuple of tensors, holds."""
+    return sum(part.numel() for part in value if part is not None) if isinstance(value, tuple) else value.numel()
 
 
 def is_loader_input(x: Any) -> bool:
@@ -81,7 +112,7 @@ def check_finite(tensor: Tensor, what: str) -> None:
 
 def check_same_length(**tensors: Tensor | None) -> None:
     """Raise if the given arrays do not all have the same number of samples."""
-    lengths = {name: t.shape[0] for name, t in tensors.items() if t is not None}
+    lengths = {name: count(t) for name, t in tensors.items() if t is not None}
     if len(set(lengths.values())) > 1:
         described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
         raise DataError(f"All arrays must have the same number of samples, but {described}.")
@@ -90,17 +121,16 @@ def check_same_length(**tensors: Tensor | None) -> None:
 class ArrayData:
     """In-memory ``x``, ``y`` and sample weights on one device, batched by slicing."""
 
-    def __init__(self, x: Tensor, y: Tensor | None = None, sample_weight: Tensor | None = None) -> None:
+    def __init__(self, x: Any, y: Any = None, sample_weight: Tensor | None = None) -> None:
         check_same_length(x=x, y=y, sample_weight=sample_weight)
         self.x, self.y, self.sample_weight = x, y, sample_weight
 
     def __len__(self) -> int:
-        return self.x.shape[0]
+        return count(self.x)
 
     def to(self, device: torch.device) -> ArrayData:
         """The same data on ``device`` (no copy when already there)."""
-        return ArrayData(*(None if t is None else t.to(device, non_blocking=device.type == "cuda")
-                           for t in (self.x, self.y, self.sample_weight)))
+        return ArrayData(*(to_device(t, device, device.type == "cuda") for t in (self.x, self.y, self.sample_weight)))
 
     def split(self, validation_split: float) -> tuple[ArrayData, ArrayData]:
         """Keras's split: the last ``validation_split`` fraction, before any shuffling, validates."""
@@ -113,8 +143,7 @@ class ArrayData:
                 f"{len(self)} samples. Use more data or a different fraction."
             )
         parts = (self.x, self.y, self.sample_weight)
-        return (ArrayData(*(None if t is None else t[:cut] for t in parts)),
-                ArrayData(*(None if t is None else t[cut:] for t in parts)))
+        return ArrayData(*(rows(t, slice(None, cut)) for t in parts)), ArrayData(*(rows(t, slice(cut, None)) for t in parts))
 
     def steps(self, batch_size: int) -> int:
         """Number of batches in one pass."""
@@ -125,20 +154,27 @@ class ArrayData:
         training each rank gets its part of every batch (``shard=False``: all of it, as predict wants)."""
         x, y, w = self.x, self.y, self.sample_weight
         n = len(self)
+        device = self.sample_weight.device if self.sample_weight is not None else (
+            x[0].device if isinstance(x, tuple) else x.device)
+        if isinstance(x, tuple) or isinstance(y, tuple):  # several inputs or outputs: slice each part
+            take = rows
+        else:
+            def take(t: Tensor | None, index: Any) -> Tensor | None:
+                return None if t is None else t[index]
         if shard and distributed.world_size() > 1:  # every rank takes its part of the same batches
-            order = distributed.shared_permutation(n, x.device) if shuffle else torch.arange(n, device=x.device)
+            order = distributed.shared_permutation(n, device) if shuffle else torch.arange(n, device=device)
             for start in range(0, n, batch_size):
                 idx = distributed.shard(order[start:start + batch_size])
-                yield x[idx], (None if y is None else y[idx]), (None if w is None else w[idx])
+                yield take(x, idx), take(y, idx), take(w, idx)
         elif shuffle:
-            order = torch.randperm(n, device=x.device)
+            order = torch.randperm(n, device=device)
             for start in range(0, n, batch_size):
                 idx = order[start:start + batch_size]
-                yield x[idx], (None if y is None else y[idx]), (None if w is None else w[idx])
+                yield take(x, idx), take(y, idx), take(w, idx)
         else:
             for start in range(0, n, batch_size):
-                end = start + batch_size
-                yield x[start:end], (None if y is None else y[start:end]), (None if w is None else w[start:end])
+                window = slice(start, start + batch_size)
+                yield take(x, window), take(y, window), take(w, window)
 
 
 def loader_options(dataset: Dataset, batch_size: int, shuffle: bool, device: torch.device,
@@ -206,12 +242,21 @@ class LoaderData:
                     f"Received a {type(item).__name__}."
                 )
             parts += [None] * (3 - len(parts))
-            x, y, w = (None if p is None else torch.as_tensor(p).to(self.device, non_blocking=non_blocking)
-                       for p in parts)
+            x, y, w = (_loaded(p, self.device, non_blocking) for p in parts)
             if self.split_batches:
-                part = distributed.shard(torch.arange(x.shape[0], device=x.device))
-                x, y, w = (None if t is None else t[part] for t in (x, y, w))
-            yield as_inputs(x), y, w
+                part = distributed.shard(torch.arange(count(x), device=self.device))
+                x, y, w = (rows(t, part) for t in (x, y, w))
+            yield (tuple(as_inputs(t) if t.is_floating_point() else t for t in x) if isinstance(x, tuple)
+                   else as_inputs(x)), y, w
+
+
+def _loaded(part: Any, device: torch.device, non_blocking: bool) -> Any:
+    """A batch part from a DataLoader on ``device``: lists and tuples (several inputs) become tuples."""
+    if part is None:
+        return None
+    if isinstance(part, (list, tuple)):
+        return tuple(torch.as_tensor(p).to(device, non_blocking=non_blocking) for p in part)
+    return torch.as_tensor(part).to(device, non_blocking=non_blocking)
 
 
 def class_labels(y: Tensor) -> Tensor:

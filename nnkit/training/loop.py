@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from nnkit import distributed
 from nnkit.callbacks.callback import CallbackList
 from nnkit.metrics.base import Metric
+from nnkit.training import data
 from nnkit.training.data import Batch
 from nnkit.training.tracker import RunningLogs
 
@@ -30,6 +31,8 @@ class StepFunctions:
         optimizer: The nnkit optimizer (its ``torch_optimizer`` is built).
         metrics: ``(metric, weighted)`` pairs.
         scaler: A ``torch.amp.GradScaler`` scaling the loss (``mixed_float16``), or ``None``.
+        loss_parts: With several outputs, the names of the per-output losses that ``loss.parts`` holds
+            after each call (logged beside the total); ``None`` with one output.
     """
 
     module: nn.Module
@@ -40,6 +43,7 @@ class StepFunctions:
     optimizer: Any
     metrics: list[tuple[Metric, bool]]
     scaler: Any = None
+    loss_parts: list[str] | None = None
 
 
 class Loop:
@@ -54,11 +58,20 @@ class Loop:
         self.steps = steps
         self.control = control
 
-    def _losses(self, y_pred: Tensor, y_true: Tensor, sample_weight: Tensor | None) -> Tensor:
+    def _losses(self, y_pred: Any, y_true: Any, sample_weight: Tensor | None) -> Tensor:
         loss = self.steps.loss(y_true, y_pred, sample_weight)
         if self.steps.penalty is not None:
             loss = loss + self.steps.penalty()
         return loss
+
+    def _logged(self, loss: Tensor) -> Tensor:
+        """What the logs record of a step's loss: the total, and with several outputs each output's loss."""
+        if self.steps.loss_parts is None:
+            return loss.detach()
+        return torch.cat([loss.detach().reshape(1), self.steps.loss.parts.to(loss.dtype)])
+
+    def _logs(self) -> RunningLogs:
+        return RunningLogs(self.steps.metrics, self.steps.output_activation, self.steps.loss_parts)
 
     def train_pass(self, batches: Iterable[Batch], callbacks: CallbackList, first_step: int = 0) -> dict[str, float]:
         """One epoch of optimisation; returns the epoch's logs.
@@ -68,7 +81,8 @@ class Loop:
         """
         s = self.steps
         s.module.train()
-        logs = RunningLogs(s.metrics, s.output_activation)
+        logs = self._logs()
+        logged, several = self._logged, s.loss_parts is not None
         optimizer = s.optimizer
         torch_optimizer = optimizer.torch_optimizer
         hooks = optimizer.needs_hooks
@@ -95,7 +109,11 @@ class Loop:
                     optimizer.before_step()
                 torch_optimizer.step()
                 optimizer.iterations += 1
-            logs.add(loss.detach(), x.shape[0], y_pred.detach(), y, weight)
+            if several:
+                logs.add(logged(loss), data.count(x), tuple(p.detach() for p in y_pred), y, weight)
+            else:
+                logs.add(loss.detach(), x.shape[0] if isinstance(x, Tensor) else data.count(x), y_pred.detach(), y,
+                         weight)
             if batch_end:
                 callbacks.on_train_batch_end(step, logs.lazy())
             if agree_on_stop:
@@ -128,7 +146,7 @@ class Loop:
         """Loss and metrics over ``batches`` without updating weights."""
         s = self.steps
         s.module.eval()
-        logs = RunningLogs(s.metrics, s.output_activation)
+        logs = self._logs()
         batch_begin = callbacks is not None and callbacks.test_batch_begin
         batch_end = callbacks is not None and callbacks.test_batch_end
         if callbacks is not None:
@@ -138,7 +156,7 @@ class Loop:
                 if batch_begin:
                     callbacks.on_test_batch_begin(step)
                 y_pred = s.forward(x)
-                logs.add(self._losses(y_pred, y, weight), x.shape[0], y_pred, y, weight)
+                logs.add(self._logged(self._losses(y_pred, y, weight)), data.count(x), y_pred, y, weight)
                 if batch_end:
                     callbacks.on_test_batch_end(step, logs.lazy())
         results = logs.results(synchronize=True)
@@ -146,8 +164,8 @@ class Loop:
             callbacks.on_test_end(results)
         return results
 
-    def predict_pass(self, batches: Iterator[Batch], callbacks: CallbackList | None) -> Tensor:
-        """Model outputs for every batch, concatenated on the device."""
+    def predict_pass(self, batches: Iterator[Batch], callbacks: CallbackList | None) -> Any:
+        """Model outputs for every batch, concatenated on the device (a tuple for several outputs)."""
         module, forward = self.steps.module, self.steps.forward
         module.eval()
         outputs = []
@@ -164,7 +182,7 @@ class Loop:
                     callbacks.on_predict_batch_end(step, {"outputs": outputs[-1]})
         if callbacks is not None:
             callbacks.on_predict_end()
-        return torch.cat(outputs)
+        return data.concatenate(outputs)
 
     def fit(self, make_batches: Callable[[], Iterable[Batch]], *, epochs: int, initial_epoch: int,
             callbacks: CallbackList, validation: Callable[[], Iterable[Batch]] | None,

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from nnkit import distributed
 from nnkit.metrics.base import Metric, accumulator_dtype
+from nnkit.training import data
 
 # Pending outputs are folded into the metrics once they hold this many values (or, when training is
 # distributed, this many batches: every rank must gather at the same step, and batch counts agree).
@@ -31,9 +32,11 @@ class RunningLogs:
     """
 
     def __init__(self, metrics: list[tuple[Metric, bool]],
-                 output_activation: Callable[[Tensor], Tensor] | None = None) -> None:
+                 output_activation: Callable[[Tensor], Tensor] | None = None,
+                 loss_parts: list[str] | None = None) -> None:
         self.metrics = metrics
         self.output_activation = output_activation
+        self.loss_parts = loss_parts  # names of the entries after the total when each loss is a vector
         for metric, _ in metrics:
             metric.reset_state()
         self._losses: list[Tensor] = []
@@ -52,7 +55,7 @@ class RunningLogs:
         self._sizes.append(size)
         if self.metrics and y_true is not None:
             self._pending.append((y_pred, y_true, sample_weight))
-            self._pending_values += y_pred.numel()
+            self._pending_values += y_pred.numel() if isinstance(y_pred, Tensor) else data.size(y_pred)
             if (len(self._pending) >= _PENDING_BATCHES_DISTRIBUTED if self._distributed
                     else self._pending_values > _PENDING_LIMIT):
                 self._flush_metrics()
@@ -64,8 +67,8 @@ class RunningLogs:
             return
         losses = torch.stack(self._losses)
         dtype = accumulator_dtype(losses.device)
-        sizes = torch.tensor(self._sizes, dtype=dtype, device=losses.device)
-        total = (losses.to(dtype) * sizes).sum()
+        sizes = torch.tensor(self._sizes, dtype=dtype, device=losses.device).reshape(-1, *([1] * (losses.ndim - 1)))
+        total = (losses.to(dtype) * sizes).sum(dim=0)
         self._loss_total = total if self._loss_total is None else self._loss_total + total
         self._count += sum(self._sizes)
         self._losses, self._sizes = [], []
@@ -73,12 +76,12 @@ class RunningLogs:
     def _flush_metrics(self) -> None:
         if not self._pending:
             return
-        y_pred = torch.cat([p for p, _, _ in self._pending])
-        y_true = torch.cat([t for _, t, _ in self._pending])
+        y_pred = data.concatenate([p for p, _, _ in self._pending])
+        y_true = data.concatenate([t for _, t, _ in self._pending])
         weights = [w for _, _, w in self._pending]
         sample_weight = None if any(w is None for w in weights) else torch.cat(weights)
         if self._distributed:  # every rank's metrics see every rank's samples, so all log the same values
-            y_pred, y_true, sample_weight = distributed.gather_rows([y_pred, y_true, sample_weight])
+            y_pred, y_true, sample_weight = _gathered(y_pred, y_true, sample_weight)
         if self.output_activation is not None:
             y_pred = _activate(self.output_activation, y_pred)
         for metric, weighted in self.metrics:
@@ -101,7 +104,11 @@ class RunningLogs:
             total, count = self._loss_total, torch.tensor(float(self._count), device=self._loss_total.device)
             if synchronize:
                 total, count = distributed.sum_across_ranks([total, count])
-            logs["loss"] = float(total) / float(count)
+            if self.loss_parts is None:
+                logs["loss"] = float(total) / float(count)
+            else:
+                values = (total / count).tolist()
+                logs.update(zip(["loss", *self.loss_parts], values))
         for metric, _ in (self.metrics if self._metrics_updated else []):
             value = metric.result()
             if isinstance(value, dict):
@@ -113,6 +120,15 @@ class RunningLogs:
     def lazy(self) -> LazyLogs:
         """A logs dict that reads the device only if a callback actually looks inside it."""
         return LazyLogs(self.results)
+
+
+def _gathered(y_pred: Any, y_true: Any, sample_weight: Tensor | None) -> tuple[Any, Any, Tensor | None]:
+    """Every rank's rows of outputs, targets and weights (tuples gathered part by part)."""
+    if not isinstance(y_pred, tuple):
+        return tuple(distributed.gather_rows([y_pred, y_true, sample_weight]))  # type: ignore[return-value]
+    parts = distributed.gather_rows([*y_pred, *y_true, sample_weight])
+    n = len(y_pred)
+    return tuple(parts[:n]), tuple(parts[n:2 * n]), parts[-1]
 
 
 def _activate(activation: Callable[[Tensor], Tensor], y_pred: Tensor) -> Tensor:

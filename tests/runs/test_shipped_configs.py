@@ -20,10 +20,10 @@ BRIEF = ["fit.epochs=1", "fit.verbose=0", "data.limit=150"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def test_the_six_configs_are_shipped():
+def test_the_seven_configs_are_shipped():
     names = {os.path.basename(path) for path in shipped_configs()}
-    assert names == {"digits_cnn.yaml", "iris_mlp.yaml", "breast_cancer_binary.yaml", "diabetes_regression.yaml",
-                     "sine_lstm.yaml", "wine_grid_search.yaml"}
+    assert names == {"digits_cnn.yaml", "iris_mlp.yaml", "iris_wide_deep.yaml", "breast_cancer_binary.yaml",
+                     "diabetes_regression.yaml", "sine_lstm.yaml", "wine_grid_search.yaml"}
 
 
 @pytest.mark.parametrize("path", shipped_configs(), ids=os.path.basename)
