@@ -25,7 +25,7 @@ class MoveChannels(nn.Module):
         return "channels last -> first" if self.to_first else "channels first -> last"
 
 
-def _carry_mask(mask: Tensor | None, output: Tensor) -> Tensor | None:
+def carry_mask(mask: Tensor | None, output: Tensor) -> Tensor | None:
     """Keras's default propagation: a mask over (batch, steps) survives while those axes do."""
     if mask is None or output.ndim < 2 or tuple(output.shape[: mask.ndim]) != tuple(mask.shape):
         return None
@@ -46,6 +46,6 @@ class MaskedSequential(nn.Sequential):
         for child in self:
             output = child(x, mask) if getattr(child, "takes_mask", False) else child(x)
             compute = getattr(child, "compute_mask", None)
-            mask = compute(x, mask) if compute is not None else _carry_mask(mask, output)
+            mask = compute(x, mask) if compute is not None else carry_mask(mask, output)
             x = output
         return x

@@ -9,6 +9,7 @@ Sequential does; inputs and outputs are channels-last, as in Keras.
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -16,21 +17,23 @@ import torch
 from torch import fx, nn
 
 from nnkit.errors import ConfigError
+from nnkit.layers.containers import carry_mask
 from nnkit.layers.symbolic import KerasTensor, Node, map_structure
 
 
 class _Value:
     """A tensor of the graph being compiled: its fx node, its rank and the layout it is in."""
 
-    def __init__(self, node: fx.Node, ndim: int, layout: str) -> None:
-        self.node, self.ndim, self.layout = node, ndim, layout
+    def __init__(self, node: fx.Node, ndim: int, layout: str, mask: fx.Node | None = None) -> None:
+        self.node, self.ndim, self.layout, self.mask = node, ndim, layout, mask
 
     def moved(self, graph: fx.Graph, layout: str) -> _Value:
         """This value in ``layout`` (``'keras'`` or ``'torch'``): the same node, or one axis move."""
         if self.layout == layout or self.ndim < 3:
             return self
         source, destination = (-1, 1) if layout == "torch" else (1, -1)
-        return _Value(graph.call_function(torch.movedim, (self.node, source, destination)), self.ndim, layout)
+        moved = graph.call_function(torch.movedim, (self.node, source, destination))
+        return _Value(moved, self.ndim, layout, self.mask)
 
 
 def compile_graph(inputs: list[KerasTensor], outputs: list[KerasTensor], nodes: list[Node],
@@ -50,14 +53,18 @@ def compile_graph(inputs: list[KerasTensor], outputs: list[KerasTensor], nodes: 
         layer = node.layer
         if not node.input_tensors:  # an InputLayer: its output is a placeholder
             continue
-        layout = _layout_of(layer, [values[id(t)] for t in node.input_tensors])
+        sources = [values[id(t)] for t in node.input_tensors]
+        layout = _layout_of(layer, sources)
         args, kwargs = map_structure(partial(_argument, values=values, graph=graph, layout=layout),
                                      (node.args, node.kwargs))
         if id(layer) not in targets:  # a shared layer is one submodule, called once per node
             targets[id(layer)] = _unique_child(root, layer.name)
             root.add_module(targets[id(layer)], layer.module)
-        result = graph.call_module(targets[id(layer)], tuple(args), kwargs)
         produced = node.output_tensors
+        if any(v.mask is not None for v in sources) or layer.produces_mask:
+            values[id(produced[0])] = _masked_call(graph, targets[id(layer)], layer, sources, args, kwargs, produced)
+            continue
+        result = _call(graph, targets[id(layer)], layer, tuple(args), kwargs)
         if len(produced) == 1 and not isinstance(node.outputs, list):
             values[id(produced[0])] = _Value(result, produced[0].ndim, layout)
         else:
@@ -67,7 +74,70 @@ def compile_graph(inputs: list[KerasTensor], outputs: list[KerasTensor], nodes: 
     results = [values[id(t)].moved(graph, "keras").node for t in outputs]
     graph.output(results[0] if len(results) == 1 else tuple(results))
     graph.lint()
-    return fx.GraphModule(root, graph, class_name=class_name)
+    module = fx.GraphModule(root, graph, class_name=class_name)
+    if module.graph.eliminate_dead_code():  # e.g. a mask nobody reads after the last masked layer
+        module.recompile()
+    return module
+
+
+def _masked_call(graph: fx.Graph, target: str, layer: Any, sources: list[_Value], args: Any, kwargs: Any,
+                 produced: list[KerasTensor]) -> _Value:
+    """A layer call on a masked sequence, as Sequential threads masks: a module that takes a mask gets it,
+    one that computes a mask (``Embedding(mask_zero=True)``, ``Masking``) sets it, any other keeps it while
+    its output keeps the masked axes."""
+    if len(sources) != 1 or len(produced) != 1 or kwargs:
+        raise ConfigError(f"Layer '{layer.name}' ({type(layer).__name__}) receives a masked sequence (from "
+                          "Embedding(mask_zero=True) or Masking) together with other inputs; nnkit carries masks "
+                          "through layers of one input only. Drop the mask, or merge after the sequence is pooled.")
+    module, source = layer.module, sources[0].moved(graph, "keras")
+    mask = source.mask
+    if getattr(module, "takes_mask", False):
+        result = graph.call_module(target, (source.node, mask))
+    else:
+        result = graph.call_module(target, (source.node,))
+    if hasattr(module, "compute_mask"):
+        new_mask = graph.call_method("compute_mask", (graph.get_attr(target), source.node, mask))
+    else:
+        new_mask = graph.call_function(carry_mask, (mask, result))
+    return _Value(result, produced[0].ndim, "keras", new_mask)
+
+
+def _call(graph: fx.Graph, target: str, layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> fx.Node:
+    """Call a layer's module; a plain ``nn.Sequential`` (Dense with its activation) is called child by child,
+    which saves a container call per layer and per step (not when hooks watch the container: a layer
+    with an activity regularizer keeps it whole)."""
+    module = layer.module
+    if (type(module) is nn.Sequential and len(module) and not kwargs and len(args) == 1
+            and getattr(layer, "activity_regularizer", None) is None):
+        value = args[0]
+        for name, _ in module.named_children():
+            value = graph.call_module(f"{target}.{name}", (value,))
+        return value
+    return graph.call_module(target, args, kwargs)
+
+
+def without_final_activations(module: fx.GraphModule, strip: Callable[[int, nn.Module], bool]
+                              ) -> tuple[fx.GraphModule, dict[int, nn.Module]]:
+    """A copy of the graph whose outputs stop before their final activations where ``strip(output index,
+    activation module)`` says so (losses then run on the logits), and those activations by output index."""
+    output = next(node for node in module.graph.nodes if node.op == "output")
+    results = list(output.args[0]) if isinstance(output.args[0], tuple) else [output.args[0]]
+    chosen: dict[int, fx.Node] = {}
+    for index, node in enumerate(results):
+        if isinstance(node, fx.Node) and node.op == "call_module" and len(node.users) == 1 \
+                and strip(index, module.get_submodule(node.target)):
+            chosen[index] = node
+    if not chosen:
+        return module, {}
+    graph = fx.Graph()
+    mapping: dict[fx.Node, fx.Node] = {}
+    graph.graph_copy(module.graph, mapping)
+    kept = [mapping[chosen[i].args[0]] if i in chosen else mapping[node] for i, node in enumerate(results)]
+    graph.output(kept[0] if len(kept) == 1 else tuple(kept))
+    for node in chosen.values():
+        graph.erase_node(mapping[node])
+    stripped = fx.GraphModule(module, graph, class_name=type(module).__name__)
+    return stripped, {i: module.get_submodule(node.target) for i, node in chosen.items()}
 
 
 def _layout_of(layer: Any, arguments: list[_Value]) -> str:

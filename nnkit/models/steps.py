@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor, fx, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from nnkit import distributed, losses
 from nnkit.layers.base import Layer
 from nnkit.mixed_precision import Policy
+from nnkit.models import graph, outputs
 from nnkit.training import acceleration
 from nnkit.training.loop import Loop, StepFunctions
 
@@ -24,7 +25,7 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     # the activity hooks go in first: the training forward must keep the containers they sit on
     layers = model._flat_layers()
     penalty_fn, hooks = penalty(layers, model.device)
-    body, activation, loss = loss_path(module, model.layers[-1], model.loss)
+    body, activation, loss = loss_path(module, model.layers[-1], model.loss, model)
     trainable = [p for p in module.parameters() if p.requires_grad]
     if distributed.world_size() > 1 and trainable:  # gradients averaged across ranks; rank 0's weights broadcast
         device_ids = [model.device.index] if model.device.type == "cuda" else None
@@ -57,13 +58,15 @@ def accelerated(forward: Callable[[Tensor], Tensor], policy: Policy, jit_compile
     return acceleration.Compiled(forward, f"model '{name}'") if jit_compile else forward
 
 
-def loss_path(module: nn.Sequential, last_layer: Layer,
-              loss: losses.Loss) -> tuple[nn.Sequential, nn.Module | None, losses.Loss]:
+def loss_path(module: nn.Module, last_layer: Layer, loss: losses.Loss,
+              model: Any = None) -> tuple[nn.Module, Any, losses.Loss]:
     """``(body, output_activation, loss)``: cross-entropy runs on the logits before a final
     softmax/sigmoid when the loss has a logits twin (Keras-on-TensorFlow's stable path); ``body`` is the
     module computing what the loss sees (sharing the model's weights)."""
+    if isinstance(module, fx.GraphModule):
+        return _graph_loss_path(module, model, loss)
     if not isinstance(module, nn.Sequential) or not len(module):
-        return module, None, loss  # a graph ends where its outputs are: the loss sees the model's outputs
+        return module, None, loss
     last = module[-1]
     activation = last[-1] if isinstance(last, nn.Sequential) and len(last) else last
     kind = _FUSABLE.get(type(activation))
@@ -80,6 +83,44 @@ def loss_path(module: nn.Sequential, last_layer: Layer,
     return type(module)(*body), activation, fused
 
 
+def _graph_loss_path(module: fx.GraphModule, model: Any, loss: losses.Loss) -> tuple[nn.Module, Any, losses.Loss]:
+    """:func:`loss_path` for a graph: a copy whose outputs stop before a final softmax/sigmoid wherever that
+    output's loss has a logits twin (and no activity penalty watches the output)."""
+    several = isinstance(loss, outputs.OutputLosses)
+    output_losses = loss.output_losses if several else [loss]
+    layers = [t._keras_history[0] for t in model.outputs]
+    fused: dict[int, losses.Loss] = {}
+
+    def strip(index: int, activation: nn.Module) -> bool:
+        kind, layer, own = _FUSABLE.get(type(activation)), layers[index], output_losses[index]
+        if kind is None or own is None or layer.activity_regularizer is not None:
+            return False
+        if kind == "softmax" and activation.dim not in (-1, len(layer.output_shape)):
+            return False
+        twin = own.with_logits_of(kind)
+        if twin is not None:
+            fused[index] = twin
+        return twin is not None
+
+    body, activations = graph.without_final_activations(module, strip)
+    if not activations:
+        return module, None, loss
+    if not several:
+        return body, activations[0], fused[0]
+    twins = [fused.get(i, own) for i, own in enumerate(output_losses)]
+    return body, PerOutput(activations), outputs.OutputLosses(twins, loss.weights, loss.names)
+
+
+class PerOutput:
+    """Applies the final activations a fused loss path left out, output by output (picklable)."""
+
+    def __init__(self, activations: dict[int, nn.Module]) -> None:
+        self.activations = activations
+
+    def __call__(self, y_pred: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return tuple(self.activations[i](part) if i in self.activations else part for i, part in enumerate(y_pred))
+
+
 def flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
     """Call the leaf modules of nested ``nn.Sequential`` containers in order.
 
@@ -93,6 +134,8 @@ def flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
             plain = type(child) is nn.Sequential and not (child._forward_hooks or child._forward_pre_hooks)
             collect(child) if plain else leaves.append(child)
 
+    if isinstance(module, fx.GraphModule) and not (module._forward_hooks or module._forward_pre_hooks):
+        return module.forward  # the generated code itself, without nn.Module's call machinery around it
     if type(module) is not nn.Sequential or module._forward_hooks or module._forward_pre_hooks:
         return module
     collect(module)

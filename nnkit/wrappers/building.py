@@ -15,21 +15,27 @@ from nnkit import losses, optimizers
 from nnkit.errors import ConfigError, DataError, NotReadyError
 from nnkit.layers.base import Layer
 from nnkit.layers.core import Dense
+from nnkit.models.model import Model
 from nnkit.models.sequential import Sequential
 
 #: Hidden layers used when neither a model nor ``layers`` is given: scikit-learn's MLP default.
 DEFAULT_HIDDEN_UNITS = 100
 
 
-def check_model(model: Any, source: str) -> Sequential:
-    """``model`` if it is an nnkit ``Sequential``, else a ``TypeError`` saying what came back."""
-    if isinstance(model, Sequential):
+def check_model(model: Any, source: str) -> Model:
+    """``model`` if it is an nnkit model (Sequential or functional) of one input and one output, else a
+    ``TypeError`` saying what came back."""
+    if isinstance(model, Model):
+        if len(getattr(model, "inputs", [None])) != 1 or len(getattr(model, "outputs", [None])) != 1:
+            raise TypeError(f"{source} returned model '{model.name}' with {len(model.inputs)} inputs and "
+                            f"{len(model.outputs)} outputs; scikit-learn estimators take one array X and one y, "
+                            "so the model needs one input and one output.")
         return model
     hint = ""
     if type(model).__module__.split(".")[0] in ("keras", "tensorflow", "tf_keras"):
         hint = " It is a Keras model: build it with nnkit.models.Sequential and nnkit.layers instead."
     raise TypeError(
-        f"{source} must return an nnkit Sequential model, but it returned {type(model).__name__}: "
+        f"{source} must return an nnkit model (Sequential or Model), but it returned {type(model).__name__}: "
         f"{model!r:.100}.{hint}"
     )
 
@@ -86,7 +92,7 @@ def fresh_copy(model: Sequential, keep_weights: bool) -> Sequential:
     else the same architecture with new weights; compiled like the original, with a new optimizer."""
     if keep_weights:
         return copy.deepcopy(model)
-    new = Sequential.from_config(model.get_config())
+    new = type(model).from_config(model.get_config())
     new.to(model.device)
     if model.compiled:
         new.compile(optimizer=make_optimizer(model.optimizer, {}), loss=model.loss, **compile_config(model))

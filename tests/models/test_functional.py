@@ -335,3 +335,23 @@ def test_a_functional_model_saves_checkpoints_and_resumes(tmp_path, rng):
     assert loaded.output_names == ["score", "label"]
     assert loaded.evaluate(x, y, verbose=0, return_dict=True).keys() == model.evaluate(
         x, y, verbose=0, return_dict=True).keys()
+
+
+def masked_sequence(keras):
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    embedded = keras.layers.Embedding(20, 4, mask_zero=True, name="embed")(tokens)
+    states = keras.layers.LSTM(3, return_sequences=True, name="lstm")(embedded)
+    pooled = keras.layers.GlobalAveragePooling1D(name="pool")(states)
+    return keras.Model(tokens, keras.layers.Dense(1, name="out")(pooled))
+
+
+def test_masks_flow_through_the_graph_as_in_keras(keras, rng):
+    k_model, n_model = masked_sequence(keras), masked_sequence(nnkit)
+    _copy_weights(k_model, n_model)
+    ids = rng.integers(1, 20, size=(4, 7))
+    ids[:, -3:] = 0  # padding, which the mask hides from the LSTM and the pooling
+    assert_close(n_model.predict(ids, verbose=0), k_model.predict(ids, verbose=0), rtol=1e-5, atol=1e-6)
+    tokens = nnkit.Input(shape=(5,), dtype="int32")
+    embedded = layers.Embedding(10, 4, mask_zero=True)(tokens)
+    with pytest.raises(ConfigError, match="masked sequence"):
+        Model(tokens, layers.add([embedded, layers.Embedding(10, 4)(tokens)]))

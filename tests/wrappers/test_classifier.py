@@ -9,6 +9,7 @@ from scipy.special import softmax
 from sklearn.metrics import accuracy_score
 from sklearn.utils.class_weight import compute_sample_weight
 
+import nnkit
 from nnkit.layers import Dense
 from nnkit.models import Sequential
 from nnkit.utils import to_categorical
@@ -166,8 +167,30 @@ def test_partial_fit_needs_every_class_up_front_and_never_invents_labels(multicl
 
 def test_a_build_function_must_return_a_model(multiclass):
     x, y = multiclass
-    with pytest.raises(TypeError, match="must return an nnkit Sequential model, but it returned dict"):
+    with pytest.raises(TypeError, match=r"must return an nnkit model \(Sequential or Model\), but it returned dict"):
         KerasClassifier(lambda: {"not": "a model"}).fit(x, y)
+
+
+def test_a_build_function_may_return_a_functional_model(multiclass):
+    x, y = multiclass
+    classes = len(np.unique(y))
+
+    def wide_and_deep():
+        inputs = nnkit.Input(shape=(x.shape[1],))
+        deep = Dense(8, activation="relu")(inputs)
+        model = nnkit.Model(inputs, Dense(classes, activation="softmax")(nnkit.layers.concatenate([inputs, deep])))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    clf = KerasClassifier(wide_and_deep, epochs=3, verbose=0, random_state=0).fit(x, y)
+    assert isinstance(clf.model_, nnkit.models.Functional)
+    probabilities = clf.predict_proba(x)
+    np.testing.assert_allclose(probabilities, clf.model_.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(x), clf.classes_[probabilities.argmax(axis=1)])
+    a, b = nnkit.Input(shape=(2,)), nnkit.Input(shape=(x.shape[1] - 2,))
+    two = nnkit.Model([a, b], Dense(classes)(nnkit.layers.concatenate([a, b])))
+    with pytest.raises(TypeError, match="2 inputs and 1 outputs"):
+        KerasClassifier(lambda: two).fit(x, y)
 
 
 def test_model_outputs_must_match_the_classes(multiclass):
