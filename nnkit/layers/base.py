@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from nnkit import regularizers
-from nnkit.errors import ConfigError, DataError, NotReadyError
-from nnkit.layers import symbolic
+from nnkit.errors import ConfigError, NotReadyError
+from nnkit.layers import calling, symbolic
 from nnkit.registry import Registry, capture_config, closest
 from nnkit.utils.naming import unique_name
 
@@ -71,6 +71,10 @@ class Layer(nn.Module):
     #: Sequential inserts one axis move where consecutive layers disagree, not one per layer.
     layout: str = "keras"
 
+    #: Whether the built module keeps the train/eval mode it has (a user's module given to ``TorchModule``);
+    #: otherwise it starts in the layer's mode (inference until ``fit`` or ``training=True``).
+    keeps_module_mode: ClassVar[bool] = False
+
     #: Whether ``dtype=`` names a compute dtype to check (``Input`` takes any dtype: it describes the data).
     checks_dtype: ClassVar[bool] = True
 
@@ -88,6 +92,7 @@ class Layer(nn.Module):
 
     def __init__(self, **kwargs: Any) -> None:
         nn.Module.__init__(self)
+        self.training = False  # inference unless asked (Keras's default); fit switches the model to training
         unknown = [k for k in kwargs if k not in self._BASE_ARGS]
         if unknown:
             allowed = [*inspect.signature(type(self).__init__).parameters, *self._BASE_ARGS]
@@ -113,9 +118,13 @@ class Layer(nn.Module):
         """Call the layer: on symbolic tensors (``Input``) it records a graph node and returns symbolic
         outputs; on data (arrays, lists, tensors) it builds itself on first use and returns tensors.
 
-        ``training`` (``None`` means inference, or whatever an enclosing call was given) switches
-        Dropout, BatchNormalization and the noise layers between their training and inference behaviour.
+        ``training=True``/``False`` switches Dropout, BatchNormalization and the noise layers between their
+        training and inference behaviour for this call and the layer calls inside it; ``None`` keeps what an
+        enclosing call was given, else the layer's mode: inference, except while ``fit`` trains it.
         """
+        if (len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
+                and calling.TRAINING.value is None):  # the common case, kept cheap: a built layer on a tensor
+            return nn.Module.__call__(self, args[0])
         if not args:
             if "inputs" not in kwargs:
                 raise TypeError(f"Layer '{self.name}' was called without inputs; call it as layer(x).")
@@ -124,21 +133,23 @@ class Layer(nn.Module):
             kwargs.pop("training", None)
             return self._call_symbolic(args, kwargs)
         training = kwargs.pop("training", None)
-        args = tuple(self._as_data(a) for a in args)
+        args = tuple(calling.as_data(a, self) for a in args)
         for key, value in kwargs.items():  # masks and other array arguments keep their dtype
             if isinstance(value, np.ndarray):
                 kwargs[key] = torch.as_tensor(value)
         if not self.built:
             self._build_for(args[0] if len(args) == 1 else list(args))
-        outer = _TRAINING.value
-        mode = bool(training) if training is not None else bool(outer)
-        _TRAINING.value = mode
+        outer = calling.TRAINING.value
+        mode = outer if training is None else bool(training)
+        if mode is None or mode == self.training:  # the layer's own mode: inference unless fit switched it
+            return nn.Module.__call__(self, *args, **kwargs)
+        calling.TRAINING.value, before = mode, self.training
         try:
-            if self.training != mode:
-                self.train(mode)
+            self.train(mode)
             return nn.Module.__call__(self, *args, **kwargs)
         finally:
-            _TRAINING.value = outer
+            self.train(before)
+            calling.TRAINING.value = outer
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """torch's entry point: :meth:`call` (so hooks and ``torch.compile`` see a normal module)."""
@@ -149,36 +160,8 @@ class Layer(nn.Module):
         channel axis moved for modules that work channels-first. Custom layers override this."""
         module = self.module
         if self.layout == "torch" and isinstance(inputs, Tensor) and inputs.ndim >= 3:
-            return _channels_last(module(inputs.movedim(-1, 1), *args, **kwargs))
+            return calling.channels_last(module(inputs.movedim(-1, 1), *args, **kwargs))
         return module(inputs, *args, **kwargs)
-
-    def _as_data(self, value: Any) -> Any:
-        """Call arguments as tensors: a list or dict of arrays stays a structure (merge layers), a nested
-        list of numbers is one array."""
-        if isinstance(value, dict):
-            return {key: self._as_data(v) for key, v in value.items()}
-        if isinstance(value, (list, tuple)) and any(isinstance(v, (Tensor, np.ndarray, list, tuple, dict))
-                                                    and not _is_numeric_list(v) for v in value):
-            return type(value)(self._as_data(v) for v in value)
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (Tensor, np.ndarray)) for v in value):
-            return type(value)(self._as_tensor(v) for v in value)
-        return self._as_tensor(value)
-
-    def _as_tensor(self, value: Any) -> Any:
-        """Data as Keras's torch backend takes it: floats in the float type of the weights, ints for
-        layers that read ids (``Embedding``), tensors passed through."""
-        if isinstance(value, Tensor) or value is None or isinstance(value, (bool, str)):
-            return value
-        if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
-            value = value.to_numpy()
-        array = np.asarray(value)
-        if array.dtype.kind not in "biuf":
-            raise DataError(f"Layer '{self.name}' takes numeric inputs; received an array of dtype {array.dtype}.")
-        if array.dtype.kind == "f" or self.input_dtype is None:
-            from nnkit import config
-
-            return torch.as_tensor(array, dtype=self.input_dtype or config.float_dtype())
-        return torch.as_tensor(array, dtype=self.input_dtype)
 
     def _build_for(self, inputs: Any) -> None:
         """Build from the shapes of the first data the layer is called on."""
@@ -196,16 +179,16 @@ class Layer(nn.Module):
         dtype = "float32" if self.input_dtype is not None or not first else first[0].dtype
         if dtype.startswith(("int", "uint", "bool")) and self.input_dtype is None and not isinstance(self, _PASS_DTYPE):
             dtype = "float32"
-        return symbolic.record(self, args, kwargs, _output_structure(output_shape), dtype)
+        return symbolic.record(self, args, kwargs, calling.output_structure(output_shape), dtype)
 
     def _attach_symbolic(self, shapes: Any) -> Any:
         try:
             return self.attach(shapes)
         except TypeError as exc:
-            if _has_unknown(shapes):
+            if calling.has_unknown(shapes):
                 raise ConfigError(
                     f"Layer '{self.name}' ({type(self).__name__}) needs to know every size of its input, but "
-                    f"received inputs of shape {_batch_shape(shapes)} with an unknown (None) size: {exc}. Give "
+                    f"received inputs of shape {calling.batch_shape(shapes)} with an unknown (None) size: {exc}. Give "
                     "Input a fixed shape for this axis, or pool/flatten only after a layer that removes it."
                 ) from None
             raise
@@ -214,10 +197,10 @@ class Layer(nn.Module):
         """The output sample shape for inputs of ``shapes``, without changing the built layer."""
         if shapes == self.input_shape:
             return self.output_shape
-        if not _compatible(self.input_shape, shapes):
+        if not calling.compatible(self.input_shape, shapes):
             raise ConfigError(
                 f"Layer '{self.name}' ({type(self).__name__}) was built for inputs of shape "
-                f"{_batch_shape(self.input_shape)} but is now called on inputs of shape {_batch_shape(shapes)}. "
+                f"{calling.batch_shape(self.input_shape)} but is now called on inputs of shape {calling.batch_shape(shapes)}. "
                 "A layer called twice shares its weights, so both inputs need the same shape."
             )
         state = dict(self.__dict__)
@@ -248,9 +231,9 @@ class Layer(nn.Module):
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         """The output shape, batch axis included, for inputs of ``input_shape`` (batch axis included)."""
-        shapes = symbolic.map_structure(lambda d: d, _strip_batch(input_shape))
+        shapes = symbolic.map_structure(lambda d: d, calling.strip_batch(input_shape))
         output = self._infer_output_shape(shapes) if self.built else self.build(shapes)[1]
-        return _batch_shape(output)
+        return calling.batch_shape(output)
 
     @property
     def input_shape(self) -> Any:
@@ -271,17 +254,95 @@ class Layer(nn.Module):
         self._shapes = (self._shapes[0], value)
 
     # -- what subclasses implement -----------------------------------------------------------
-    def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
-        """Return the torch module for inputs of ``input_shape`` (no batch axis) and its output shape."""
-        raise NotImplementedError
+    def build(self, input_shape: Any) -> tuple[nn.Module, Shape] | None:
+        """Create the layer's weights for inputs of ``input_shape`` (one sample, no batch axis).
+
+        Built-in layers return their torch module and output shape. A custom layer (one that overrides
+        :meth:`call`) creates its weights with :meth:`add_weight` and returns nothing, as in Keras; it is
+        then its own module, and its output shape comes from :meth:`compute_output_shape` or a test call.
+        """
+        return None
+
+    # -- Keras's API for custom layers ---------------------------------------------------------
+    def add_weight(self, shape: Any = None, initializer: Any = None, dtype: Any = None, trainable: bool = True,
+                   regularizer: Any = None, constraint: Any = None, name: str | None = None,
+                   **kwargs: Any) -> nn.Parameter:
+        """Create a weight of ``shape`` (Keras layout), filled by ``initializer`` (default
+        ``'glorot_uniform'``), tracked by the layer (also when not assigned to an attribute).
+
+        Raises:
+            ConfigError: a bad shape or an unknown initializer, regularizer or constraint (naming the layer).
+        """
+        from nnkit import config, constraints, initializers
+
+        shape = () if shape is None else (shape,) if isinstance(shape, int) else tuple(shape)
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise ConfigError(f"Layer '{self.name}': add_weight(shape=...) takes non-negative ints, e.g. (4, 8). "
+                              f"Received: shape={shape!r}. Build weights in build(input_shape), where sizes are known.")
+        try:
+            fill = initializers.get(initializer if initializer is not None else "glorot_uniform")
+            penalty, projection = regularizers.get(regularizer), constraints.get(constraint)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"Layer '{self.name}': add_weight(name={name!r}): {exc}") from None
+        weight = nn.Parameter(_keras_layout_fill(fill, shape, config.float_dtype()), requires_grad=bool(trainable))
+        key = name if name and name.isidentifier() and not hasattr(self, name) else f"weight_{len(self._parameters)}"
+        self.register_parameter(key, weight)
+        terms = self.__dict__.setdefault("_weight_terms", [])
+        terms.append((weight, penalty, projection, bool(trainable)))
+        return weight
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, nn.Parameter) and "_parameters" in self.__dict__:
+            for key, existing in list(self._parameters.items()):  # add_weight's result kept under its own name
+                if existing is value and key != name:
+                    del self._parameters[key]
+        elif name.startswith("_") or "_modules" not in self.__dict__:
+            pass  # nnkit's own bookkeeping (e.g. the captured config) stays as it is
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, nn.Module) for v in value):
+            value = nn.ModuleList(value)  # sublayers in a list count (weights, modes, devices), as in Keras
+        elif (isinstance(value, dict) and value and all(isinstance(v, nn.Module) for v in value.values())
+              and all(isinstance(k, str) for k in value)):
+            value = nn.ModuleDict(value)
+        super().__setattr__(name, value)
+
+    def add_loss(self, value: Any) -> None:
+        """Add ``value`` (a scalar tensor computed in :meth:`call`) to the training loss of this step."""
+        if not torch.is_inference_mode_enabled():  # predict has no loss to add it to
+            self.__dict__.setdefault("_added_losses", []).append(value)
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """The losses added by :meth:`add_loss` (this layer's and its sublayers') in the last call."""
+        return [loss for layer in self.modules() if isinstance(layer, Layer)
+                for loss in layer.__dict__.get("_added_losses", [])]
+
+    def _sublayers(self) -> list[Layer]:
+        """The layers a custom layer holds as attributes (also in lists and dicts), not itself."""
+        return [m for m in self.modules() if isinstance(m, Layer) and m is not self]
 
     def regularization_terms(self) -> list[tuple[torch.Tensor, Any]]:
-        """``(tensor, regularizer)`` pairs whose penalties join the training loss."""
-        return []
+        """``(tensor, regularizer)`` pairs whose penalties join the training loss (a custom layer's from
+        ``add_weight(regularizer=...)`` and its sublayers')."""
+        own = [(w, r) for w, r, _, _ in self.__dict__.get("_weight_terms", []) if r is not None]
+        return own + [t for layer in self._direct_sublayers() for t in layer.regularization_terms()]
 
     def constraint_terms(self) -> list[tuple[torch.Tensor, Any]]:
         """``(parameter, constraint)`` pairs projected after every optimizer step."""
-        return []
+        own = [(w, c) for w, _, c, _ in self.__dict__.get("_weight_terms", []) if c is not None]
+        return own + [t for layer in self._direct_sublayers() for t in layer.constraint_terms()]
+
+    def _direct_sublayers(self) -> list[Layer]:
+        """The outermost layers inside a custom layer (each reports its own sublayers); none for built-ins."""
+        if self.__dict__.get("module") is not self:
+            return []
+        found: list[Layer] = []
+
+        def visit(module: nn.Module) -> None:
+            for child in module.children():
+                found.append(child) if isinstance(child, Layer) else visit(child)
+
+        visit(self)
+        return found
 
     def check_data(self, x: torch.Tensor, what: str) -> None:
         """Check a whole input array once per fit/evaluate/predict when this layer comes first (e.g.
@@ -316,12 +377,23 @@ class Layer(nn.Module):
 
         ``input_shape`` is one sample's shape, or a list of them for layers with several inputs.
         """
-        input_shape = _as_shapes(input_shape)
+        input_shape = calling.as_shapes(input_shape)
         if self.module is None or self.input_shape != input_shape:
-            module, output_shape = self.build(input_shape)
-            self.module, self._shapes = module, (input_shape, _as_shapes(output_shape))
+            built = self.build(input_shape)
+            if built is None:  # a custom layer: its own module (a plain attribute, not a child of itself)
+                object.__setattr__(self, "module", self)
+                output_shape = self._custom_output_shape(input_shape)
+            else:
+                module, output_shape = built
+                self.module = module if self.keeps_module_mode else module.train(self.training)
+            self._shapes = (input_shape, calling.as_shapes(output_shape))
             self.trainable = self._trainable
         return self.output_shape
+
+    def _custom_output_shape(self, input_shape: Any) -> Any:
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            return calling.strip_batch(self.compute_output_shape(calling.batch_shape(input_shape)))
+        return calling.dry_run_shape(self, input_shape)
 
     @property
     def built(self) -> bool:
@@ -337,9 +409,12 @@ class Layer(nn.Module):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        frozen = {id(w) for w, _, _, trainable in self.__dict__.get("_weight_terms", []) if not trainable}
+        for layer in self._sublayers() if self.module is self else []:
+            layer.trainable = value
         if self.module is not None:
             for p in self.module.parameters():
-                p.requires_grad_(self._trainable)
+                p.requires_grad_(self._trainable and id(p) not in frozen)
 
     @property
     def weights(self) -> list[nn.Parameter]:
@@ -421,61 +496,14 @@ class Layer(nn.Module):
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
-class _TrainingFlag:
-    """The ``training`` value of the outermost layer call in progress (nested calls inherit it)."""
-
-    value: bool | None = None
-
-
-_TRAINING = _TrainingFlag()
-
-
-def _is_numeric_list(value: Any) -> bool:
-    """Whether a (nested) list holds only numbers: one array, not a list of arrays."""
-    if isinstance(value, (list, tuple)):
-        return all(_is_numeric_list(v) for v in value)
-    return isinstance(value, (int, float, np.number, bool))
-
-
-def _channels_last(output: Any) -> Any:
-    return output.movedim(1, -1) if isinstance(output, Tensor) and output.ndim >= 3 else output
-
-
-def _as_shapes(shape: Any) -> Any:
-    """A sample shape as a tuple, or several as a list of tuples."""
-    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) or s is None for s in shape):
-        return [None if s is None else tuple(s) for s in shape]
-    return tuple(shape)
-
-
-def _output_structure(shape: Any) -> Any:
-    return [tuple(s) for s in shape] if isinstance(shape, list) else tuple(shape)
-
-
-def _has_unknown(shapes: Any) -> bool:
-    if isinstance(shapes, list):
-        return any(_has_unknown(s) for s in shapes if s is not None)
-    return any(d is None for d in shapes)
-
-
-def _compatible(built: Any, received: Any) -> bool:
-    """Whether ``received`` fits a layer built for ``built`` (``None`` matches any size)."""
-    if isinstance(built, list) or isinstance(received, list):
-        return (isinstance(built, list) and isinstance(received, list) and len(built) == len(received)
-                and all(_compatible(b, r) for b, r in zip(built, received)))
-    return len(built) == len(received) and all(b is None or r is None or b == r for b, r in zip(built, received))
-
-
-def _batch_shape(shape: Any) -> Any:
-    if isinstance(shape, list):
-        return [_batch_shape(s) for s in shape]
-    return (None, *shape)
-
-
-def _strip_batch(shape: Any) -> Any:
-    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) for s in shape):
-        return [tuple(s)[1:] for s in shape]
-    return tuple(shape)[1:]
+def _keras_layout_fill(fill: Any, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    """A new tensor of Keras-layout ``shape`` (``(in, out)``, ``(*kernel, in, out)``) filled with Keras's fans:
+    nnkit's initializers read torch's layout ``(out, in, *kernel)``, so fill that and permute."""
+    if len(shape) < 2:
+        return fill(torch.empty(shape, dtype=dtype))
+    rank = len(shape)
+    torch_layout = fill(torch.empty((shape[-1], shape[-2], *shape[:-2]), dtype=dtype))
+    return torch_layout.permute(*range(2, rank), 1, 0).contiguous()
 
 
 def _serializable(value: Any) -> Any:

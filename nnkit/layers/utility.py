@@ -170,6 +170,8 @@ class TorchModule(Layer):
         ...             Flatten(), Dense(10)])  # doctest: +SKIP
     """
 
+    keeps_module_mode = True  # the user's module: building the layer leaves its train/eval mode alone
+
     def __init__(self, module: nn.Module, output_shape: Any = None, channels_first: bool = False,
                  **kwargs: Any) -> None:
         if not isinstance(module, nn.Module):

@@ -61,22 +61,85 @@ class Model(Trainer, Layer):
         """The model as one plain torch module (built on first use)."""
         return self._ensure_built()
 
+    # A subclass of Model with its own ``call`` (Keras's subclassing API) is its own module; Sequential and
+    # Functional override these with their compiled modules.
     def _ensure_built(self, sample_shape: Any = None) -> nn.Module:
-        raise NotImplementedError
+        if self._shapes[1] is None:
+            if sample_shape is None:
+                require_input_shape(self)
+            self._build_subclassed(sample_shape)
+        return self
+
+    def _build_subclassed(self, sample_shape: Any) -> None:
+        """Create the sublayers' weights by running ``call`` once on zeros of ``sample_shape``."""
+        from nnkit.layers import calling
+
+        if type(self).call is Model.call:
+            raise NotReadyError(f"Model '{self.name}' has no layers: pass inputs and outputs (Model(inputs, "
+                                "outputs)), or subclass Model and define call().")
+        shape = calling.as_shapes(sample_shape)
+        self._shapes = (shape, calling.as_shapes(calling.dry_run_shape(self, shape)))
+        self.to(self.device)
 
     @property
     def layers(self) -> list[Layer]:
-        """The model's layers."""
-        raise NotImplementedError
+        """The layers the model holds as attributes (also in lists and dicts), in the order they were set."""
+        found: list[Layer] = []
+
+        def visit(module: nn.Module) -> None:
+            for child in module.children():
+                found.append(child) if isinstance(child, Layer) else visit(child)
+
+        visit(self)
+        return found
 
     @property
-    def _output_sample_shape(self) -> Shape:
+    def _output_sample_shape(self) -> Any:
         """The per-sample shape of the (single) output."""
-        raise NotImplementedError
+        self._ensure_built()
+        return self._shapes[1]
+
+    @property
+    def _input_shape(self) -> Any:
+        return self._shapes[0]
+
+    @_input_shape.setter
+    def _input_shape(self, value: Any) -> None:
+        self._shapes = (value, self._shapes[1])
+
+    def _first_layer(self) -> Layer | None:
+        return None
+
+    def _declared_input_shape(self) -> Shape | None:
+        return None
+
+    def build(self, input_shape: Any = None) -> None:  # type: ignore[override]
+        """Build the model for inputs of ``input_shape`` (batch axis included, e.g. ``(None, 20)``)."""
+        if input_shape is None:
+            self._ensure_built()
+        elif self._shapes[1] is None:
+            from nnkit.layers import calling
+
+            self._build_subclassed(calling.strip_batch(input_shape))
+
+    @property
+    def input_shape(self) -> Any:
+        """``(None, *sample_shape)`` once built."""
+        from nnkit.layers import calling
+
+        self._ensure_built()
+        return calling.batch_shape(self._shapes[0])
+
+    @property
+    def output_shape(self) -> Any:
+        """``(None, *sample_shape)`` once built."""
+        from nnkit.layers import calling
+
+        return calling.batch_shape(self._output_sample_shape)
 
     # -- as a layer ----------------------------------------------------------------------------------
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run the model's module on ``inputs`` (moved to the model's device)."""
+        """Run the model's module on ``inputs`` (moved to the model's device). A subclass defines its own."""
         device = self.device
         if isinstance(inputs, (list, tuple)):
             return self._ensure_built()(*(t.to(device) if isinstance(t, Tensor) else t for t in inputs))
@@ -91,7 +154,7 @@ class Model(Trainer, Layer):
     @property
     def built(self) -> bool:
         """Whether the torch module exists."""
-        raise NotImplementedError
+        return self._shapes[1] is not None
 
     def attach(self, input_shape: Any) -> Any:
         """Build for inputs of ``input_shape`` (per sample) when called as a layer; return the output shape."""
@@ -109,7 +172,7 @@ class Model(Trainer, Layer):
         module = self._module_if_built()
         if module is not None:
             before = list(module.parameters())
-            module.to(self.device)  # on some devices the parameters become new objects
+            nn.Module.to(module, self.device)  # on some devices the parameters become new objects
             running = self.optimizer.torch_optimizer if self.optimizer is not None else None
             if running is not None:  # the same optimizer state over the moved parameters, on their device
                 moved = dict(zip(map(id, before), module.parameters()))

@@ -190,11 +190,15 @@ def penalty(layers: list[Layer], device: torch.device) -> tuple[Callable[[], Ten
     activity: list[Tensor] = []
     handles = [layer.module.register_forward_hook(ActivityPenalty(layer.activity_regularizer, activity))
                for layer in layers if layer.activity_regularizer is not None]
-    if not terms and not handles:
+    # custom layers (their own `call`) may add_loss during the forward pass
+    custom = [m for layer in layers for m in layer.modules() if isinstance(m, Layer) and m.__dict__.get("module") is m]
+    if not terms and not handles and not custom:
         return None, handles
 
     def total() -> Tensor:
         values = [regularizer(tensor) for tensor, regularizer in terms] + activity
+        for layer in custom:
+            values += [torch.as_tensor(v).sum() for v in layer.__dict__.pop("_added_losses", [])]
         activity.clear()
         if len(values) == 1:
             return values[0]

@@ -1,0 +1,132 @@
+"""What a layer call does around the computation: the ``training`` flag nested calls inherit, data turned
+into tensors, and per-sample shapes (one tuple, or a list of them for layers of several inputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nnkit import config
+from nnkit.errors import DataError
+
+
+class TrainingFlag:
+    """The ``training`` value of the outermost layer call in progress (nested calls inherit it)."""
+
+    value: bool | None = None
+
+
+TRAINING = TrainingFlag()
+
+
+def is_numeric_list(value: Any) -> bool:
+    """Whether a (nested) list holds only numbers: one array, not a list of arrays."""
+    if isinstance(value, (list, tuple)):
+        return all(is_numeric_list(v) for v in value)
+    return isinstance(value, (int, float, np.number, bool))
+
+
+def channels_last(output: Any) -> Any:
+    return output.movedim(1, -1) if isinstance(output, Tensor) and output.ndim >= 3 else output
+
+
+def as_shapes(shape: Any) -> Any:
+    """A sample shape as a tuple, or several as a list of tuples."""
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) or s is None for s in shape):
+        return [None if s is None else tuple(s) for s in shape]
+    return tuple(shape)
+
+
+def output_structure(shape: Any) -> Any:
+    return [tuple(s) for s in shape] if isinstance(shape, list) else tuple(shape)
+
+
+def has_unknown(shapes: Any) -> bool:
+    if isinstance(shapes, list):
+        return any(has_unknown(s) for s in shapes if s is not None)
+    return any(d is None for d in shapes)
+
+
+def compatible(built: Any, received: Any) -> bool:
+    """Whether ``received`` fits a layer built for ``built`` (``None`` matches any size)."""
+    if isinstance(built, list) or isinstance(received, list):
+        return (isinstance(built, list) and isinstance(received, list) and len(built) == len(received)
+                and all(compatible(b, r) for b, r in zip(built, received)))
+    return len(built) == len(received) and all(b is None or r is None or b == r for b, r in zip(built, received))
+
+
+def batch_shape(shape: Any) -> Any:
+    if isinstance(shape, list):
+        return [batch_shape(s) for s in shape]
+    return (None, *shape)
+
+
+def strip_batch(shape: Any) -> Any:
+    if isinstance(shape, (list, tuple)) and shape and all(isinstance(s, (list, tuple)) for s in shape):
+        return [tuple(s)[1:] for s in shape]
+    return tuple(shape)[1:]
+
+
+def as_data(value: Any, layer: Any) -> Any:
+    """Call arguments as tensors: a list or dict of arrays stays a structure (merge layers), a nested list
+    of numbers is one array."""
+    if isinstance(value, dict):
+        return {key: as_data(v, layer) for key, v in value.items()}
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (Tensor, np.ndarray, list, tuple, dict))
+                                                and not is_numeric_list(v) for v in value):
+        return type(value)(as_data(v, layer) for v in value)
+    return as_tensor(value, layer)
+
+
+def as_tensor(value: Any, layer: Any) -> Any:
+    """Data as Keras's torch backend takes it: floats in the float type of the weights, ints for layers
+    that read ids (``Embedding``), tensors passed through."""
+    if isinstance(value, Tensor) or value is None or isinstance(value, (bool, str)):
+        return value
+    if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
+        value = value.to_numpy()
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"Layer '{layer.name}' takes numeric inputs; received an array of dtype {array.dtype}.")
+    if array.dtype.kind == "f" or layer.input_dtype is None:
+        return torch.as_tensor(array, dtype=layer.input_dtype or config.float_dtype())
+    return torch.as_tensor(array, dtype=layer.input_dtype)
+
+
+def dry_run_shape(layer: Any, input_shape: Any) -> Any:
+    """The per-sample output shape of a custom layer, from one call on zeros (unknown sizes as 1; an output
+    axis keeps ``None`` where the input had it at the same place)."""
+    def zeros(shape: tuple[Any, ...]) -> Tensor:
+        dtype = layer.input_dtype or config.float_dtype()
+        return torch.zeros((2, *(1 if d is None else d for d in shape)), dtype=dtype)
+
+    inputs = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
+    was_training = layer.training
+    layer.train(False)
+    try:
+        with torch.no_grad():
+            output = layer.call(inputs)
+    except Exception as exc:
+        raise DataError(f"Layer '{layer.name}' ({type(layer).__name__}) failed when called on zeros of its input "
+                        f"shape {batch_shape(input_shape)} to find its output shape: {type(exc).__name__}: {exc}. "
+                        "Fix call(), or define compute_output_shape(input_shape).") from exc
+    finally:
+        layer.train(was_training)
+        layer.__dict__.pop("_added_losses", None)
+    return _output_shapes(output, input_shape, layer)
+
+
+def _output_shapes(output: Any, input_shape: Any, layer: Any) -> Any:
+    if isinstance(output, (list, tuple)):
+        return [_output_shapes(part, input_shape, layer) for part in output]
+    if not isinstance(output, Tensor):
+        raise TypeError(f"Layer '{layer.name}' ({type(layer).__name__}).call must return a tensor or a list or "
+                        f"tuple of tensors; it returned {type(output).__name__}.")
+    shape = list(output.shape[1:])
+    source = input_shape[0] if isinstance(input_shape, list) else input_shape
+    if len(shape) == len(source):
+        shape = [None if s is None else d for d, s in zip(shape, source)]
+    return tuple(shape)
