@@ -28,3 +28,4 @@ lint: install
 bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)
+	$(BIN)/python bench/functional.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick,)

@@ -25,7 +25,7 @@ def with_policy(forward: Callable[[Tensor], Tensor], policy: Policy, device: tor
     def mixed(x: Tensor) -> Tensor:
         with torch.autocast(device_type=device.type, dtype=dtype):
             output = forward(x)
-        return output.float()
+        return tuple(part.float() for part in output) if isinstance(output, tuple) else output.float()
 
     return mixed
 

@@ -118,3 +118,16 @@ def test_a_backup_written_by_rank_zero_resumes_on_every_rank(two_ranks):
     assert not first["resumed"]["backup_left"]
     rows = (outdir / "resumed.csv").read_text().strip().splitlines()
     assert [row.split(",")[0] for row in rows[1:]] == ["0", "1", "2"]
+
+
+def test_a_functional_model_of_two_inputs_and_outputs_trains_like_one_process(two_ranks):
+    from tests.distributed import train_script
+
+    _, (first, second) = two_ranks
+    alone = train_script.two_outputs()
+    assert first["two_outputs"]["history"] == second["two_outputs"]["history"]
+    assert sorted(first["two_outputs"]["history"]) == sorted(alone["history"])
+    for key, values in alone["history"].items():
+        np.testing.assert_allclose(first["two_outputs"]["history"][key], values, rtol=1e-5, err_msg=key)
+    for ours, theirs in zip(first["two_outputs"]["weights"], alone["weights"], strict=True):
+        np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=1e-5, atol=1e-6)

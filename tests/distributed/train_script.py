@@ -141,6 +141,21 @@ def resumed(outdir: Path) -> dict:
     return {"epochs": runs, "weights": [w.tolist() for w in model.get_weights()], "backup_left": backup.exists()}
 
 
+def two_outputs() -> dict:
+    """A functional model of two inputs and two outputs under DDP: History and weights as in one process."""
+    nnkit.config.set_device("cpu")
+    nnkit.utils.set_random_seed(0)
+    x, y = data()
+    a, b = nnkit.Input(shape=(4,), name="a"), nnkit.Input(shape=(2,), name="b")
+    hidden = Dense(8, activation="tanh")(nnkit.layers.concatenate([a, b]))
+    model = nnkit.Model([a, b], {"label": Dense(3, activation="softmax")(hidden), "score": Dense(1)(hidden)})
+    model.compile(optimizer="sgd", loss={"label": "sparse_categorical_crossentropy", "score": "mse"},
+                  metrics={"label": ["accuracy"]})
+    history = model.fit({"a": x[:, :4], "b": x[:, 4:]}, {"label": y, "score": x[:, :1] * 2.0}, epochs=2,
+                        batch_size=16, shuffle=False, verbose=0)
+    return {"history": history.history, "weights": [w.tolist() for w in model.get_weights()]}
+
+
 def main(outdir: Path) -> None:
     from nnkit import distributed
 
@@ -152,7 +167,7 @@ def main(outdir: Path) -> None:
     record = {"rank": distributed.rank(), "world_size": distributed.world_size(), "history": history,
               "evaluation": evaluation, "weights": [w.tolist() for w in model.get_weights()],
               "one_batch": first_step, "nan": nan_on_one_rank(), "frozen": frozen_evaluation(),
-              "streamed": streamed(), "resumed": resumed(outdir)}
+              "streamed": streamed(), "resumed": resumed(outdir), "two_outputs": two_outputs()}
     (outdir / f"rank{distributed.rank()}.json").write_text(json.dumps(record))
 
 
