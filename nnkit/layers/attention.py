@@ -139,6 +139,12 @@ class MultiHeadAttention(Layer):
                                           self.bias_initializer)
         return module, (query[0], output)
 
+    def _symbolic_outputs(self, output_shape: Any, kwargs: dict[str, Any]) -> Any:
+        if not kwargs.get("return_attention_scores"):
+            return output_shape
+        query, value = self.input_shape if isinstance(self.input_shape, list) else (self.input_shape,) * 2
+        return [output_shape, (self.num_heads, query[0], value[0])]  # (outputs, attention scores)
+
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         m = self.module
         kernels = [m.query_kernel, m.key_kernel, m.value_kernel, m.output_kernel]
@@ -220,6 +226,12 @@ class _AttentionLayer(Layer):
         query, value = input_shape[0], input_shape[1]
         module = AttentionModule(self.additive, query[-1], self.use_scale, self.dropout, self.score_mode)
         return module, (*query[:-1], value[-1])
+
+    def _symbolic_outputs(self, output_shape: Any, kwargs: dict[str, Any]) -> Any:
+        if not kwargs.get("return_attention_scores"):
+            return output_shape
+        query, value = self.input_shape[0], self.input_shape[1]
+        return [output_shape, (*query[:-1], value[-2])]  # (outputs, attention scores)
 
 
 @LAYERS.register("attention")

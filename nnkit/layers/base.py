@@ -102,6 +102,8 @@ class Layer(nn.Module):
                 + (f" Did you mean '{hint}'?" if hint else "")
             )
         self._config = self.__dict__.get("_config", dict(kwargs))
+        if kwargs.get("name") is not None and not isinstance(kwargs["name"], str):
+            raise ConfigError(f"{type(self).__name__} expects `name` to be a string. Received: name={kwargs['name']!r}.")
         self.name: str = kwargs.get("name") or unique_name(keras_layer_name(type(self).__name__))
         self._declared_shape = self._shape_from(kwargs)
         self._trainable = bool(kwargs.get("trainable", True))
@@ -175,11 +177,16 @@ class Layer(nn.Module):
             output_shape = self._attach_symbolic(shapes)
         else:
             output_shape = self._infer_output_shape(shapes)
+        output_shape = self._symbolic_outputs(output_shape, kwargs)
         first = symbolic.flatten(args[0])
         dtype = "float32" if self.input_dtype is not None or not first else first[0].dtype
         if dtype.startswith(("int", "uint", "bool")) and self.input_dtype is None and not isinstance(self, _PASS_DTYPE):
             dtype = "float32"
         return symbolic.record(self, args, kwargs, calling.output_structure(output_shape), dtype)
+
+    def _symbolic_outputs(self, output_shape: Any, kwargs: dict[str, Any]) -> Any:
+        """The output shape(s) of a symbolic call with ``kwargs`` (layers whose arguments add outputs override)."""
+        return output_shape
 
     def _attach_symbolic(self, shapes: Any) -> Any:
         try:

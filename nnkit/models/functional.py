@@ -83,6 +83,19 @@ class Functional(Model):
     def _is_graph(self) -> bool:
         return True
 
+    def _io_counts(self) -> tuple[int, int]:
+        return len(self.inputs), len(self.outputs)
+
+    @property
+    def input(self) -> Any:
+        """The model's inputs in the structure they were given (one tensor, a list or a dict)."""
+        return self._input_struct
+
+    @property
+    def output(self) -> Any:
+        """The model's outputs in the structure they were given."""
+        return self._output_struct
+
     @property
     def input_names(self) -> list[str]:
         """The names of the inputs (keys of ``x`` given as a dict)."""

@@ -190,6 +190,10 @@ class Model(Trainer, Layer):
         """The layers that own weights, in Keras's weight order (an Input owns none)."""
         return self.layers
 
+    def _io_counts(self) -> tuple[int, int]:
+        """How many inputs and outputs the model has (without building it)."""
+        return 1, 1
+
     def _flat_layers(self) -> list[Layer]:
         """Every layer, with nested models opened up (for penalties, constraints and hooks)."""
         flat: list[Layer] = []

@@ -55,7 +55,8 @@ class OutputLosses(losses.Loss):
         return [f"{self.names[i]}_loss" for i in self.active]
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Tensor | None = None) -> Tensor:
-        values = [self.output_losses[i](y_true[i], y_pred[i], sample_weight) for i in self.active]
+        weights = sample_weight if isinstance(sample_weight, tuple) else (sample_weight,) * len(y_pred)
+        values = [self.output_losses[i](y_true[i], y_pred[i], weights[i]) for i in self.active]
         parts = torch.stack(values)
         self.parts = parts.detach()
         weights = self.weights
@@ -83,6 +84,8 @@ class OutputMetric(metrics_module.Metric):
         self.metric.reset_state()
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Tensor | None = None) -> None:
+        if isinstance(sample_weight, tuple):  # weights per output
+            sample_weight = sample_weight[self.index]
         self.metric.update_state(y_true[self.index], y_pred[self.index], sample_weight)
 
     def result(self) -> float | dict[str, float]:

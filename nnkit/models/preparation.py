@@ -170,7 +170,7 @@ def inputs(x: Any, what: str, first_layer: Layer | None = None) -> Tensor:
 def model_inputs(model: Model, x: Any, what: str) -> Any:
     """The model's inputs as one checked tensor, or a tuple in input order for several inputs (``x`` a list
     in that order or a dict by input name)."""
-    names = model.input_names if hasattr(model, "input_names") else None
+    names = model.input_names if model._is_graph() else None
     if names is None or (len(names) == 1 and not isinstance(x, dict)):
         if names is not None and isinstance(x, (list, tuple)) and len(x) == 1 and not _is_numeric(x):
             x = x[0]
@@ -269,23 +269,36 @@ def array_data(model: Model, x: Any, y: Any, sample_weight: Any, class_weight: A
         raise DataError("class_weight is only supported for models with one output (as in Keras); pass "
                         "sample_weight instead.")
     weights = None
-    if sample_weight is not None:
-        raw = to_tensor(sample_weight, "sample_weight")
-        check_same_length(y=y_tensor, sample_weight=raw)
-        if raw.numel() != len(raw):
-            raise DataError(f"sample_weight must hold one weight per sample, shape ({len(raw)},). "
-                            f"Received shape {tuple(raw.shape)}.")
-        weights = raw.reshape(-1).to(torch.float32)
-        check_finite(weights, "sample_weight")
-        negative = (weights < 0).nonzero()
-        if len(negative):
-            first = negative[0, 0].item()
-            raise DataError(f"sample_weight must be non-negative, but sample {first} has weight "
-                            f"{weights[first].item():g}.")
+    per_output = isinstance(y_tensor, tuple) and isinstance(sample_weight, (list, tuple, dict)) and not (
+        isinstance(sample_weight, (list, tuple)) and _is_numeric(sample_weight))
+    if per_output:  # one array per output, by name or in order (None: that output's samples weigh 1)
+        names = model.output_names
+        parts = outputs.ordered(sample_weight, names, "sample_weight")
+        weights = tuple(None if part is None else _sample_weights(part, y_tensor, f"sample_weight[{name!r}]")
+                        for name, part in zip(names, parts))
+        weights = None if all(w is None for w in weights) else weights
+    elif sample_weight is not None:
+        weights = _sample_weights(sample_weight, y_tensor, "sample_weight")
     if class_weight is not None:
         per_class = class_weight_to_sample_weight(class_weight, y_tensor)
         weights = per_class if weights is None else weights * per_class
     return ArrayData(x, y_tensor, weights)
+
+
+def _sample_weights(value: Any, y: Any, what: str) -> Tensor:
+    """One checked, non-negative float weight per sample."""
+    raw = to_tensor(value, what)
+    check_same_length(y=y, **{what: raw})
+    if raw.numel() != len(raw):
+        raise DataError(f"{what} must hold one weight per sample, shape ({len(raw)},). Received shape "
+                        f"{tuple(raw.shape)}.")
+    weights = raw.reshape(-1).to(torch.float32)
+    check_finite(weights, what)
+    negative = (weights < 0).nonzero()
+    if len(negative):
+        first = negative[0, 0].item()
+        raise DataError(f"{what} must be non-negative, but sample {first} has weight {weights[first].item():g}.")
+    return weights
 
 
 def loader_batches(loader: LoaderData, loss: losses.Loss, output_shape: tuple[int, ...],

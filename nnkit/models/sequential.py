@@ -13,7 +13,7 @@ from torch import nn
 from nnkit.errors import ConfigError
 from nnkit.layers.base import LAYERS, Layer, Shape
 from nnkit.layers.containers import MaskedSequential, MoveChannels
-from nnkit.layers.core import InputLayer
+from nnkit.layers.core import Input, InputLayer
 from nnkit.layers.symbolic import KerasTensor
 from nnkit.layers.utility import TorchModule
 from nnkit.models.model import Model, require_input_shape
@@ -77,7 +77,7 @@ class Sequential(Model):
         return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
 
     def _invalidate(self) -> None:
-        self._module, self._loop = None, None
+        self._module, self._loop, self._graph_ends = None, None, None
 
     def _first_layer(self) -> Layer | None:
         """The layer that reads ``x``: it sets the input dtype and checks the data once."""
@@ -121,7 +121,7 @@ class Sequential(Model):
             children[unique_child_name(children, "to_channels_last")] = MoveChannels(to_first=False)
         container = MaskedSequential if any(layer.produces_mask for layer in self.layers) else nn.Sequential
         self._module = container(children).to(self.device)
-        self._input_shape, self._loop = sample_shape, None
+        self._input_shape, self._loop, self._graph_ends = sample_shape, None, None
 
     @property
     def built(self) -> bool:
@@ -152,6 +152,38 @@ class Sequential(Model):
         """``(None, *output_sample_shape)``."""
         self._ensure_built()
         return (None, *self.layers[-1].output_shape)  # type: ignore[misc]
+
+    @property
+    def inputs(self) -> list[KerasTensor]:
+        """The model's symbolic input once built, ``[Input]``: the layers called on it record the chain as a
+        graph, so ``Model(seq.inputs, seq.get_layer(name).output)`` extracts features, as in Keras."""
+        return [self._symbolic()[0]]
+
+    @property
+    def outputs(self) -> list[KerasTensor]:
+        """The model's symbolic output once built, ``[tensor]``."""
+        return [self._symbolic()[1]]
+
+    @property
+    def input(self) -> KerasTensor:
+        """The symbolic input (see :attr:`inputs`)."""
+        return self._symbolic()[0]
+
+    @property
+    def output(self) -> KerasTensor:
+        """The symbolic output (see :attr:`inputs`)."""
+        return self._symbolic()[1]
+
+    def _symbolic(self) -> tuple[KerasTensor, KerasTensor]:
+        self._ensure_built()
+        if self.__dict__.get("_graph_ends") is None:
+            first = self._layers[0] if self._layers and isinstance(self._layers[0], InputLayer) else None
+            source = first.output if first is not None else Input(shape=self._input_shape)
+            tensor = source
+            for layer in self.layers:
+                tensor = layer(tensor)
+            self._graph_ends = (source, tensor)
+        return self._graph_ends
 
     @property
     def _output_sample_shape(self) -> Shape:

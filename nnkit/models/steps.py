@@ -32,7 +32,7 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
         forward = DistributedDataParallel(body, device_ids=device_ids)
     else:
         forward = flat_forward(body)
-    if len(getattr(model, "inputs", ())) > 1:
+    if model._io_counts()[0] > 1:
         forward = Spread(forward)
     args = model._compile_args
     loss_fn = loss if args["loss_weight"] is None else Scaled(loss, args["loss_weight"])
@@ -160,7 +160,7 @@ class Spread:
 
 def predict_forward(model: Any, forward: Callable[..., Any]) -> Callable[..., Any]:
     """``forward`` as predict calls it: with a batch's tuple of inputs for models of several inputs."""
-    return Spread(forward) if len(getattr(model, "inputs", ())) > 1 else forward
+    return Spread(forward) if model._io_counts()[0] > 1 else forward
 
 
 class Scaled:

@@ -99,7 +99,7 @@ class Trainer:
         self._loop, self._metrics, self._metrics_key = None, None, None
 
     def _several_outputs(self) -> bool:
-        return len(getattr(self, "outputs", ())) > 1
+        return self._io_counts()[1] > 1
 
     @property
     def compiled(self) -> bool:

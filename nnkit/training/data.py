@@ -154,8 +154,7 @@ class ArrayData:
         training each rank gets its part of every batch (``shard=False``: all of it, as predict wants)."""
         x, y, w = self.x, self.y, self.sample_weight
         n = len(self)
-        device = self.sample_weight.device if self.sample_weight is not None else (
-            x[0].device if isinstance(x, tuple) else x.device)
+        device = x[0].device if isinstance(x, tuple) else x.device
         if isinstance(x, tuple) or isinstance(y, tuple):  # several inputs or outputs: slice each part
             take = rows
         else:

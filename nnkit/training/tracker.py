@@ -79,7 +79,7 @@ class RunningLogs:
         y_pred = data.concatenate([p for p, _, _ in self._pending])
         y_true = data.concatenate([t for _, t, _ in self._pending])
         weights = [w for _, _, w in self._pending]
-        sample_weight = None if any(w is None for w in weights) else torch.cat(weights)
+        sample_weight = None if any(w is None for w in weights) else data.concatenate(weights)
         if self._distributed:  # every rank's metrics see every rank's samples, so all log the same values
             y_pred, y_true, sample_weight = _gathered(y_pred, y_true, sample_weight)
         if self.output_activation is not None:
@@ -126,9 +126,11 @@ def _gathered(y_pred: Any, y_true: Any, sample_weight: Tensor | None) -> tuple[A
     """Every rank's rows of outputs, targets and weights (tuples gathered part by part)."""
     if not isinstance(y_pred, tuple):
         return tuple(distributed.gather_rows([y_pred, y_true, sample_weight]))  # type: ignore[return-value]
-    parts = distributed.gather_rows([*y_pred, *y_true, sample_weight])
     n = len(y_pred)
-    return tuple(parts[:n]), tuple(parts[n:2 * n]), parts[-1]
+    weights = list(sample_weight) if isinstance(sample_weight, tuple) else [sample_weight]
+    parts = distributed.gather_rows([*y_pred, *y_true, *weights])
+    gathered = parts[2 * n:]
+    return tuple(parts[:n]), tuple(parts[n:2 * n]), tuple(gathered) if isinstance(sample_weight, tuple) else gathered[0]
 
 
 def _activate(activation: Callable[[Tensor], Tensor], y_pred: Tensor) -> Tensor:

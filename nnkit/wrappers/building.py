@@ -26,10 +26,11 @@ def check_model(model: Any, source: str) -> Model:
     """``model`` if it is an nnkit model (Sequential or functional) of one input and one output, else a
     ``TypeError`` saying what came back."""
     if isinstance(model, Model):
-        if len(getattr(model, "inputs", [None])) != 1 or len(getattr(model, "outputs", [None])) != 1:
-            raise TypeError(f"{source} returned model '{model.name}' with {len(model.inputs)} inputs and "
-                            f"{len(model.outputs)} outputs; scikit-learn estimators take one array X and one y, "
-                            "so the model needs one input and one output.")
+        inputs, outputs = model._io_counts()
+        if (inputs, outputs) != (1, 1):
+            raise TypeError(f"{source} returned model '{model.name}' with {inputs} inputs and {outputs} outputs; "
+                            "scikit-learn estimators take one array X and one y, so the model needs one input and "
+                            "one output.")
         return model
     hint = ""
     if type(model).__module__.split(".")[0] in ("keras", "tensorflow", "tf_keras"):

@@ -87,3 +87,18 @@ def test_bad_attention_arguments_are_refused():
         nnkit.layers.EinsumDense("ab->b", output_shape=3)
     with pytest.raises(ConfigError, match="names 3 input axes"):
         nnkit.layers.EinsumDense("abc,cd->abd", output_shape=(None, 2))(nnkit.Input(shape=(4,)))
+
+
+def test_attention_scores_come_out_of_a_graph_as_in_keras(keras, rng):
+    def build(lib):
+        tokens = lib.Input(shape=(5, 4))
+        attended, scores = lib.layers.MultiHeadAttention(2, 3, name="mha")(tokens, tokens, return_attention_scores=True)
+        mixed, weights = lib.layers.Attention(name="att")([attended, tokens], return_attention_scores=True)
+        return lib.Model(tokens, [mixed, scores, weights])
+
+    k_model, n_model = build(keras), build(nnkit)
+    n_model.set_weights(k_model.get_weights())
+    assert [tuple(t.shape) for t in n_model.outputs] == [tuple(t.shape) for t in k_model.outputs]
+    x = rng.normal(size=(2, 5, 4)).astype("float32")
+    for ours, theirs in zip(n_model.predict(x, verbose=0), k_model.predict(x, verbose=0)):
+        assert_close(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -355,3 +355,51 @@ def test_masks_flow_through_the_graph_as_in_keras(keras, rng):
     embedded = layers.Embedding(10, 4, mask_zero=True)(tokens)
     with pytest.raises(ConfigError, match="masked sequence"):
         Model(tokens, layers.add([embedded, layers.Embedding(10, 4)(tokens)]))
+
+
+def test_sequential_models_have_symbolic_inputs_and_outputs_for_feature_extraction(keras, rng):
+    def build(lib):
+        return lib.Sequential([lib.Input(shape=(6,)), lib.layers.Dense(5, activation="relu", name="hidden"),
+                               lib.layers.Dense(2, name="out")])
+
+    k_model, n_model = build(keras), build(nnkit)
+    _copy_weights(k_model, n_model)
+    assert n_model.inputs[0].shape == (None, 6) and n_model.outputs[0].shape == (None, 2)
+    k_features = keras.Model(k_model.inputs, k_model.get_layer("hidden").output)
+    n_features = Model(n_model.inputs, n_model.get_layer("hidden").output)
+    x = rng.normal(size=(4, 6)).astype("float32")
+    assert_close(n_features.predict(x, verbose=0), k_features.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    head = Model(n_model.input, layers.Dense(3)(n_model.output))  # a new head on the trained body
+    assert head.count_params() == n_model.count_params() + 9
+
+
+def test_a_sequential_of_unknown_length_sequences_trains_on_batches_of_any_length(rng):
+    model = Sequential([nnkit.Input(shape=(None,), dtype="int32"), layers.Embedding(20, 4, mask_zero=True),
+                        layers.LSTM(3), layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    for length in (5, 9):
+        ids = rng.integers(0, 20, size=(8, length))
+        model.fit(ids, rng.normal(size=(8, 1)), epochs=1, verbose=0)
+        assert model.predict(ids, verbose=0).shape == (8, 1)
+    assert model.layers[0].output_shape == (None, 4)
+
+
+def test_sample_weights_per_output_weigh_each_output_as_in_keras(keras, rng):
+    k_model, n_model, by_name = two_heads(keras), two_heads(nnkit), two_heads(nnkit)
+    _copy_weights(k_model, n_model)
+    _copy_weights(k_model, by_name)
+    x, y = _two_head_data(rng)
+    score_w, label_w = rng.uniform(0, 2, 12).astype("float32"), rng.uniform(0, 2, 12).astype("float32")
+    compiled = {"loss": ["mse", "categorical_crossentropy"], "weighted_metrics": [[], ["accuracy"]]}
+    k_model.compile(optimizer=keras.optimizers.SGD(0.05), **compiled)
+    n_model.compile(optimizer=nnkit.optimizers.SGD(0.05), **compiled)
+    by_name.compile(optimizer=nnkit.optimizers.SGD(0.05), **compiled)
+    fit = {"epochs": 2, "batch_size": 4, "shuffle": False, "verbose": 0}
+    k_history = k_model.fit(x, y, sample_weight=[score_w, label_w], **fit).history
+    n_history = n_model.fit(x, y, sample_weight=[score_w, label_w], **fit).history
+    assert list(n_history) == list(k_history)
+    for key in k_history:
+        assert_close(n_history[key], k_history[key], rtol=1e-4, atol=1e-6)
+    named = by_name.fit(x, {"score": y[0], "label": y[1]}, sample_weight={"label": label_w, "score": score_w},
+                        **fit).history
+    assert named == n_history
