@@ -9,6 +9,7 @@ calling a layer on data runs that module (channels-last in and out), calling it 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from typing import Any, ClassVar
@@ -75,6 +76,9 @@ class Layer(nn.Module):
     #: otherwise it starts in the layer's mode (inference until ``fit`` or ``training=True``).
     keeps_module_mode: ClassVar[bool] = False
 
+    #: Models compile their own module (see nnkit.models); a layer that is not a model may be a custom one.
+    _is_model: ClassVar[bool] = False
+
     #: Whether ``dtype=`` names a compute dtype to check (``Input`` takes any dtype: it describes the data).
     checks_dtype: ClassVar[bool] = True
 
@@ -89,6 +93,13 @@ class Layer(nn.Module):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = capture_config(cls.__dict__["__init__"])
+        if "build" in cls.__dict__ and cls.call is not Layer.call and not cls._is_model:  # a custom layer's build
+            cls.build = _marks_built(cls.__dict__["build"])
+
+    @property
+    def _custom(self) -> bool:
+        """Whether this is a user's layer in Keras's style (its own ``call``; weights from ``add_weight``)."""
+        return type(self).call is not Layer.call and not self._is_model
 
     def __init__(self, **kwargs: Any) -> None:
         nn.Module.__init__(self)
@@ -124,9 +135,33 @@ class Layer(nn.Module):
         training and inference behaviour for this call and the layer calls inside it; ``None`` keeps what an
         enclosing call was given, else the layer's mode: inference, except while ``fit`` trains it.
         """
+        state = calling.TRAINING
+        if state.depth == 0:  # an outermost call: losses added by an earlier call are forgotten, as in Keras
+            for layer in self._loss_owners():
+                layer.__dict__.pop("_added_losses", None)
         if (len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
-                and calling.TRAINING.value is None):  # the common case, kept cheap: a built layer on a tensor
-            return nn.Module.__call__(self, args[0])
+                and state.value is None):  # the common case, kept cheap: a built layer on a tensor
+            state.depth += 1
+            try:
+                return nn.Module.__call__(self, args[0])
+            finally:
+                state.depth -= 1
+        state.depth += 1
+        try:
+            return self._call(args, kwargs)
+        finally:
+            state.depth -= 1
+
+    def _loss_owners(self) -> list[Layer]:
+        """The custom layers in this layer (itself included), which may ``add_loss``; cached once built."""
+        owners = self.__dict__.get("_loss_owner_cache")
+        if owners is None:
+            owners = [m for m in self.modules() if isinstance(m, Layer) and m.__dict__.get("module") is m]
+            if self.built:
+                self.__dict__["_loss_owner_cache"] = owners
+        return owners
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if not args:
             if "inputs" not in kwargs:
                 raise TypeError(f"Layer '{self.name}' was called without inputs; call it as layer(x).")
@@ -238,9 +273,8 @@ class Layer(nn.Module):
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         """The output shape, batch axis included, for inputs of ``input_shape`` (batch axis included)."""
-        shapes = symbolic.map_structure(lambda d: d, calling.strip_batch(input_shape))
-        output = self._infer_output_shape(shapes) if self.built else self.build(shapes)[1]
-        return calling.batch_shape(output)
+        shapes = calling.strip_batch(input_shape)
+        return calling.batch_shape(self._infer_output_shape(shapes) if self.built else self.attach(shapes))
 
     @property
     def input_shape(self) -> Any:
@@ -323,6 +357,18 @@ class Layer(nn.Module):
         return [loss for layer in self.modules() if isinstance(layer, Layer)
                 for loss in layer.__dict__.get("_added_losses", [])]
 
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.startswith("_") or self.__dict__.get("module") is not None or not self._custom:
+                raise
+            raise AttributeError(
+                f"Layer '{self.__dict__.get('name')}' ({type(self).__name__}) has no attribute {name!r} yet: weights "
+                "made with add_weight() in build() exist once the layer is built, on its first call or by "
+                "layer.build(input_shape). Create them in build() and use them in call()."
+            ) from None
+
     def _sublayers(self) -> list[Layer]:
         """The layers a custom layer holds as attributes (also in lists and dicts), not itself."""
         return [m for m in self.modules() if isinstance(m, Layer) and m is not self]
@@ -385,17 +431,28 @@ class Layer(nn.Module):
         ``input_shape`` is one sample's shape, or a list of them for layers with several inputs.
         """
         input_shape = calling.as_shapes(input_shape)
+        if self._custom:
+            if self.module is None:
+                self.__dict__["_in_attach"] = True
+                try:  # Keras hands a custom build the shape with its batch axis
+                    self.build(calling.batch_shape(input_shape))
+                finally:
+                    del self.__dict__["_in_attach"]
+                self._finish_custom_build(input_shape)
+            return self.output_shape
         if self.module is None or self.input_shape != input_shape:
-            built = self.build(input_shape)
-            if built is None:  # a custom layer: its own module (a plain attribute, not a child of itself)
-                object.__setattr__(self, "module", self)
-                output_shape = self._custom_output_shape(input_shape)
-            else:
-                module, output_shape = built
-                self.module = module if self.keeps_module_mode else module.train(self.training)
+            module, output_shape = self.build(input_shape)
+            self.module = module if self.keeps_module_mode else module.train(self.training)
             self._shapes = (input_shape, calling.as_shapes(output_shape))
             self.trainable = self._trainable
         return self.output_shape
+
+    def _finish_custom_build(self, input_shape: Any) -> None:
+        """A custom layer is its own module (a plain attribute, not a child of itself)."""
+        object.__setattr__(self, "module", self)
+        self._shapes = (input_shape, None)
+        self._shapes = (input_shape, calling.as_shapes(self._custom_output_shape(input_shape)))
+        self.trainable = self._trainable
 
     def _custom_output_shape(self, input_shape: Any) -> Any:
         if type(self).compute_output_shape is not Layer.compute_output_shape:
@@ -501,6 +558,20 @@ class Layer(nn.Module):
             if param is None or param.default is inspect.Parameter.empty or value != param.default:
                 shown.append(f"{key}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _marks_built(build: Any) -> Any:
+    """Wrap a custom layer's ``build`` so that calling it directly, as Keras code does
+    (``layer.build((None, 5))``), leaves the layer built for that shape."""
+
+    @functools.wraps(build)
+    def wrapper(self: Layer, input_shape: Any = None, *args: Any, **kwargs: Any) -> Any:
+        result = build(self, input_shape, *args, **kwargs)
+        if not self.__dict__.get("_in_attach") and self.__dict__.get("module") is None and input_shape is not None:
+            self._finish_custom_build(calling.as_shapes(calling.strip_batch(input_shape)))
+        return result
+
+    return wrapper
 
 
 def _keras_layout_fill(fill: Any, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:

@@ -14,9 +14,11 @@ from nnkit.errors import DataError
 
 
 class TrainingFlag:
-    """The ``training`` value of the outermost layer call in progress (nested calls inherit it)."""
+    """The ``training`` value of the outermost layer call in progress (nested calls inherit it), and how
+    deep the layer calls in progress are nested (a call at depth 0 starts a new set of added losses)."""
 
     value: bool | None = None
+    depth: int = 0
 
 
 TRAINING = TrainingFlag()

@@ -46,16 +46,10 @@ def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = N
     if not isinstance(model, Model):
         raise ConfigError(f"clone_model expects an nnkit model. Received: {type(model).__name__}.")
     config = model.get_config()
-    config = {**config, "name": None} if isinstance(model, Sequential) else config
-    clone = type(model).from_config(_renamed(config) if isinstance(model, Sequential) else config)
-    build = model.get_build_config() if isinstance(model, Sequential) and model.built else None
-    if build:
-        clone.build_from_config(build)
+    clone = type(model).from_config({**config, "name": None} if isinstance(model, Sequential) else config)
+    if isinstance(model, Sequential) and model.built:
+        clone.build_from_config(model.get_build_config())
     return clone
-
-
-def _renamed(config: dict[str, Any]) -> dict[str, Any]:
-    return config
 
 
 __all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]

@@ -36,6 +36,7 @@ class Model(Trainer, Layer):
     """
 
     layout = "keras"
+    _is_model = True
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Model:
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
