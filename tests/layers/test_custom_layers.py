@@ -220,7 +220,7 @@ def test_custom_layer_mistakes_get_clear_errors():
 
     with pytest.raises(TypeError, match=r"NotATensor\).call must return a tensor"):
         nnkit.Sequential([nnkit.Input(shape=(3,)), NotATensor()]).build()
-    with pytest.raises(AttributeError, match="before Module.__init__"):
+    with pytest.raises(AttributeError, match=r"before Module\.__init__"):
         class EarlyWeight(nnkit.layers.Layer):
             def __init__(self):
                 self.w = torch.nn.Parameter(torch.ones(2))
