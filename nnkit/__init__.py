@@ -15,7 +15,9 @@ from nnkit import (
     losses,
     metrics,
     models,
+    ops,
     optimizers,
+    random,
     regularizers,
     saving,
     utils,
@@ -26,8 +28,9 @@ from nnkit.models import Model, Sequential
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "KerasTensor", "Layer", "Model", "Sequential", "__version__", "activations", "callbacks", "config", "constraints", "initializers", "layers",
-    "losses", "metrics", "models", "optimizers", "regularizers", "saving", "utils",
+    "Input", "KerasTensor", "Layer", "Model", "Sequential", "__version__", "activations", "callbacks", "config",
+    "constraints", "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers", "random",
+    "regularizers", "saving", "utils",
 ]
 _LAZY = ("datasets", "wrappers")
 

@@ -461,8 +461,13 @@ class Layer(nn.Module):
 
     @property
     def built(self) -> bool:
-        """Whether the layer has a module."""
+        """Whether the layer has a module (a custom layer may set ``self.built = True`` itself, as in Keras)."""
         return self.module is not None
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        if value and self._custom and self.__dict__.get("module") is None:
+            object.__setattr__(self, "module", self)
 
     # -- weights --------------------------------------------------------------------------------
     @property

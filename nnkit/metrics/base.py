@@ -113,7 +113,8 @@ class Mean(Metric):
         self.count += weight.sum()
 
     def update_state(self, values: Tensor, sample_weight: Tensor | None = None) -> None:  # type: ignore[override]
-        self._accumulate(torch.as_tensor(values), sample_weight)
+        values = values.detach() if isinstance(values, Tensor) else torch.as_tensor(values)  # a loss with its graph
+        self._accumulate(values, sample_weight)
 
     def __call__(self, values: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
         self.update_state(torch.as_tensor(values), None if sample_weight is None else torch.as_tensor(sample_weight))
@@ -138,7 +139,8 @@ class MeanMetricWrapper(Mean):
 
     def update_state(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> None:  # type: ignore[override]
         values = self.fn(y_true, y_pred, **self.fn_kwargs)
-        self._accumulate(torch.as_tensor(values), sample_weight)
+        values = values.detach() if isinstance(values, Tensor) else torch.as_tensor(values)  # a loss with its graph
+        self._accumulate(values, sample_weight)
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
         return Metric.__call__(self, y_true, y_pred, sample_weight)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from nnkit import config
 from nnkit.errors import ConfigError, NotReadyError
+from nnkit.layers import symbolic
 from nnkit.layers.base import Layer, Shape
 from nnkit.models.trainer import Trainer
 from nnkit.utils.naming import unique_name
@@ -37,17 +38,24 @@ class Model(Trainer, Layer):
 
     layout = "keras"
     _is_model = True
+    _inputs_make_a_graph = True  # Model(inputs, outputs) and subclasses built so are functional; not Sequential
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Model:
-        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
-            from nnkit.models.functional import Functional
+        from nnkit.models.functional import Functional
 
-            return Functional.__new__(Functional)
+        inputs = args[0] if args else kwargs.get("inputs")
+        if symbolic.is_symbolic(inputs) and cls._inputs_make_a_graph and not issubclass(cls, Functional):
+            if cls is Model:
+                return Functional.__new__(Functional)
+            # a subclass built functionally, MyModel(inputs, outputs) (e.g. to override train_step): as in
+            # Keras, it becomes a functional model that keeps the subclass's methods
+            return Functional.__new__(_functional_subclass(cls))
         return super().__new__(cls)
 
     def __init__(self, *args: Any, name: str | None = None, trainable: bool = True, **kwargs: Any) -> None:
-        if type(self) is Model and (args or kwargs):  # reached only when __new__ made a Functional
-            raise TypeError("Model(...) takes inputs and outputs, e.g. Model(inputs, outputs).")
+        if type(self) is Model and (args or kwargs):
+            raise TypeError("Model(...) takes symbolic inputs and outputs, e.g. Model(keras.Input(shape=(4,)), "
+                            f"outputs); received {args or kwargs!r:.100}.")
         Layer.__init__(self, name=name or unique_name(self._default_name()), trainable=trainable)
         Trainer.__init__(self)
         self.device = config.default_device()
@@ -65,7 +73,7 @@ class Model(Trainer, Layer):
     # A subclass of Model with its own ``call`` (Keras's subclassing API) is its own module; Sequential and
     # Functional override these with their compiled modules.
     def _ensure_built(self, sample_shape: Any = None) -> nn.Module:
-        if self._shapes[1] is None:
+        if self._shapes[1] is None and not self.__dict__.get("_declared_built", False):
             if sample_shape is None:
                 require_input_shape(self)
             self._build_subclassed(sample_shape)
@@ -154,8 +162,13 @@ class Model(Trainer, Layer):
 
     @property
     def built(self) -> bool:
-        """Whether the torch module exists."""
-        return self._shapes[1] is not None
+        """Whether the torch module exists (a subclass may declare itself built, ``self.built = True``, as
+        Keras's GAN examples do for models that only run their own ``train_step``)."""
+        return self._shapes[1] is not None or self.__dict__.get("_declared_built", False)
+
+    @built.setter
+    def built(self, value: bool) -> None:
+        self.__dict__["_declared_built"] = bool(value)
 
     def attach(self, input_shape: Any) -> Any:
         """Build for inputs of ``input_shape`` (per sample) when called as a layer; return the output shape."""
@@ -328,6 +341,19 @@ class Model(Trainer, Layer):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, layers={self.layers!r})"
+
+
+_FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
+
+
+def _functional_subclass(cls: type) -> type:
+    """``cls`` with :class:`~nnkit.models.functional.Functional` behind it (made once per class)."""
+    from nnkit.models.functional import Functional
+
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__,
+                                                                              "__qualname__": cls.__qualname__})
+    return _FUNCTIONAL_SUBCLASSES[cls]
 
 
 def _unique(tensors: list[Tensor]) -> list[Tensor]:

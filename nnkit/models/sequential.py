@@ -33,6 +33,8 @@ class Sequential(Model):
         >>> history = model.fit(x, y, epochs=10, batch_size=32)  # doctest: +SKIP
     """
 
+    _inputs_make_a_graph = False  # Sequential([Input(...), ...]) is a chain, not Model(inputs, outputs)
+
     def __init__(self, layers: Iterable[Layer] | None = None, name: str | None = None,
                  trainable: bool = True) -> None:
         super().__init__(name=name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from nnkit import distributed, losses, mixed_precision, optimizers
@@ -21,7 +22,7 @@ from nnkit.callbacks.history import History
 from nnkit.callbacks.progbar import ProgbarLogger
 from nnkit.errors import ConfigError, DataError, NotReadyError
 from nnkit.layers.base import Shape
-from nnkit.models import outputs, preparation, steps
+from nnkit.models import outputs, preparation, stepping, steps
 from nnkit.training.data import ArrayData, Batch, LoaderData, is_loader_input
 from nnkit.training.loop import Loop, StepFunctions
 
@@ -125,8 +126,56 @@ class Trainer:
 
     @property
     def metrics(self) -> list[metrics_module.Metric]:
-        """The metric objects resolved for the last data seen (empty before fit/evaluate)."""
+        """The metric objects resolved for the last data seen (empty before fit/evaluate). In a model with its
+        own ``train_step``, Keras's trackers: a ``loss`` mean and ``compile_metrics``, reset every epoch."""
+        if self._custom_steps():
+            return self._trackers()
         return [metric for metric, _ in self._metrics or []]
+
+    # -- Keras's customization points (see nnkit.models.stepping) ----------------------------------------
+    def _custom_steps(self) -> bool:
+        """Whether the model overrides ``train_step`` or ``test_step`` (then fit runs those, step by step)."""
+        return type(self).train_step is not Trainer.train_step or type(self).test_step is not Trainer.test_step
+
+    def _trackers(self) -> list[metrics_module.Metric]:
+        trackers = self.__dict__.get("_keras_trackers")
+        if trackers is None:
+            trackers = [metrics_module.Mean(name="loss"), stepping.CompileMetrics(self)]
+            self.__dict__["_keras_trackers"] = trackers
+        return trackers
+
+    def reset_metrics(self) -> None:
+        """Reset every metric in :attr:`metrics` (fit does it at the start of each epoch and evaluation)."""
+        for metric in self.metrics:
+            metric.reset_state()
+
+    def train_step(self, data: Any) -> dict[str, Any]:
+        """One training step on ``data`` (``x``, ``(x, y)`` or ``(x, y, sample_weight)``); returns the logs.
+        Override it for custom training (a GAN, a VAE); ``fit`` then calls it for every batch."""
+        return stepping.train_step(self, data)
+
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """One evaluation step on ``data``; returns the logs. Override it with ``train_step``."""
+        return stepping.test_step(self, data)
+
+    def predict_step(self, data: Any) -> Any:
+        """The model's outputs for one batch of ``data``."""
+        x, _, _ = stepping.unpack(data)
+        return self(x, training=False)
+
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None, sample_weight: Any = None,
+                     training: bool = True) -> Tensor:
+        """The compiled loss of ``y_pred`` against ``y``, plus weight penalties and the layers' added losses."""
+        if self.loss is None:
+            raise NotReadyError(f"Model '{self.name}' was compiled without a loss, so compute_loss has none to "
+                                "compute; pass loss=... to compile(), or compute the loss in train_step yourself.")
+        y_true = torch.as_tensor(y)
+        if isinstance(y_pred, Tensor):  # the loss's own conversion (labels to indices, floats to float32)
+            y_true = self.loss.prepare_targets(y_true, tuple(y_pred.shape[1:]))
+        weights = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+        loss = self.loss(y_true, y_pred, weights)
+        penalty, _ = steps.penalty(self._flat_layers(), self.device) if self._compile_args else (None, [])
+        return loss if penalty is None else loss + penalty()
 
     @property
     def metrics_names(self) -> list[str]:
@@ -231,6 +280,12 @@ class Trainer:
         yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches. ``validation_split`` holds out the
         last fraction of the samples, before shuffling, as Keras does.
         """
+        if self._custom_steps():
+            return stepping.fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+                                callbacks=callbacks, validation_split=validation_split,
+                                validation_data=validation_data, shuffle=shuffle, sample_weight=sample_weight,
+                                initial_epoch=initial_epoch, validation_batch_size=validation_batch_size,
+                                validation_freq=validation_freq)
         self._require_compiled("fit")
         self._join_distributed()
         batch_size = preparation.batch_size(batch_size, x)
@@ -266,6 +321,9 @@ class Trainer:
                  return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Loss and metrics on ``(x, y)``: a float without metrics, else ``[loss, *metrics]``
         in :attr:`metrics_names` order, or a dict with ``return_dict=True``."""
+        if self._custom_steps():
+            return stepping.evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
+                                     sample_weight=sample_weight, callbacks=callbacks, return_dict=return_dict)
         self._require_compiled("evaluate")
         self._join_distributed()
         batch_size = preparation.batch_size(batch_size, x)

@@ -91,6 +91,32 @@ class Optimizer:
         self._load_pending_state()
         return self.torch_optimizer
 
+    def apply(self, grads: Iterable[torch.Tensor | None], trainable_variables: Iterable[nn.Parameter] | None = None
+              ) -> None:
+        """One update of ``trainable_variables`` (default: the weights it was built for) with ``grads``, as
+        Keras's ``optimizer.apply`` (used by custom ``train_step`` methods); the torch optimizer is built on
+        first use and kept, with its state, while the variables stay the same."""
+        params = list(trainable_variables) if trainable_variables is not None else list(getattr(self, "_params", []))
+        grads = list(grads)
+        if len(grads) != len(params):
+            raise ConfigError(f"{type(self).__name__}.apply got {len(grads)} gradients for {len(params)} variables; "
+                              "pass one gradient per variable, in the same order.")
+        if self.torch_optimizer is None or [id(p) for p in getattr(self, "_params", [])] != [
+                id(p) for p in params if p.requires_grad]:
+            self.build(params)
+        for param, grad in zip(params, grads):
+            if grad is not None and param.grad is not grad:
+                param.grad = grad
+        if self.needs_hooks:
+            self.before_step()
+        self.torch_optimizer.step()
+        self.iterations += 1
+
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[torch.Tensor | None, nn.Parameter]]) -> None:
+        """``apply`` given ``(gradient, variable)`` pairs, as Keras's ``apply_gradients(zip(grads, vars))``."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
     @property
     def needs_hooks(self) -> bool:
         """Whether ``before_step`` has any work to do."""

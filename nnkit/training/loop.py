@@ -33,6 +33,8 @@ class StepFunctions:
         scaler: A ``torch.amp.GradScaler`` scaling the loss (``mixed_float16``), or ``None``.
         loss_parts: With several outputs, the names of the per-output losses that ``loss.parts`` holds
             after each call (logged beside the total); ``None`` with one output.
+        train_step, test_step: A model's own steps (Keras's ``train_step(data) -> logs``), run instead of
+            the loop's own; ``reset_metrics`` is called before each pass of them.
     """
 
     module: nn.Module
@@ -44,6 +46,9 @@ class StepFunctions:
     metrics: list[tuple[Metric, bool]]
     scaler: Any = None
     loss_parts: list[str] | None = None
+    train_step: Callable[[Any], dict[str, float]] | None = None
+    test_step: Callable[[Any], dict[str, float]] | None = None
+    reset_metrics: Callable[[], None] | None = None
 
 
 class Loop:
@@ -80,6 +85,8 @@ class Loop:
         epoch keeps its order) but not trained on, and batch hooks count on from ``first_step``.
         """
         s = self.steps
+        if s.train_step is not None:
+            return self._step_pass(batches, callbacks, s.train_step, training=True, first_step=first_step)
         s.module.train()
         logs = self._logs()
         logged, several = self._logged, s.loss_parts is not None
@@ -145,6 +152,8 @@ class Loop:
     def test_pass(self, batches: Iterable[Batch], callbacks: CallbackList | None) -> dict[str, float]:
         """Loss and metrics over ``batches`` without updating weights."""
         s = self.steps
+        if s.test_step is not None:
+            return self._step_pass(batches, callbacks, s.test_step, training=False)
         s.module.eval()
         logs = self._logs()
         batch_begin = callbacks is not None and callbacks.test_batch_begin
@@ -163,6 +172,32 @@ class Loop:
         if callbacks is not None:
             callbacks.on_test_end(results)
         return results
+
+    def _step_pass(self, batches: Iterable[Batch], callbacks: CallbackList | None, step: Callable[[Any], Any], *,
+                   training: bool, first_step: int = 0) -> dict[str, float]:
+        """A pass of the model's own ``train_step``/``test_step``: the logs are what its last call returned."""
+        s = self.steps
+        s.module.train(training)
+        if s.reset_metrics is not None:
+            s.reset_metrics()
+        begin, end = ("on_train_batch_begin", "on_train_batch_end") if training else (
+            "on_test_batch_begin", "on_test_batch_end")
+        if callbacks is not None and not training:
+            callbacks.on_test_begin()
+        if first_step:
+            batches = itertools.islice(batches, first_step, None)
+        logs: dict[str, float] = {}
+        for index, batch in enumerate(batches, first_step):
+            if callbacks is not None:
+                getattr(callbacks, begin)(index)
+            logs = step(batch)
+            if callbacks is not None:
+                getattr(callbacks, end)(index, logs)
+            if training and self.control.stop_training:
+                break
+        if callbacks is not None and not training:
+            callbacks.on_test_end(logs)
+        return logs
 
     def predict_pass(self, batches: Iterator[Batch], callbacks: CallbackList | None) -> Any:
         """Model outputs for every batch, concatenated on the device (a tuple for several outputs)."""

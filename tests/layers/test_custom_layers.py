@@ -25,8 +25,7 @@ def linear_class(keras):
             self.b = self.add_weight(shape=(self.units,), initializer="zeros", trainable=True, name="bias")
 
         def call(self, inputs):
-            return keras.ops.matmul(inputs, self.w) + self.b if hasattr(keras, "ops") and keras is not nnkit \
-                else torch.matmul(inputs, self.w) + self.b
+            return keras.ops.matmul(inputs, self.w) + self.b
 
         def get_config(self):
             return {**super().get_config(), "units": self.units}
@@ -52,7 +51,7 @@ def mlp_block_class(keras):
         def call(self, inputs, training=None):
             x = keras.activations.relu(self.linear_1(inputs))
             x = self.dropout(x, training=training)
-            self.add_loss(0.01 * (x * x).mean() if keras is nnkit else 0.01 * keras.ops.mean(x * x))
+            self.add_loss(0.01 * keras.ops.mean(x * x))
             return self.linear_2(x)
 
     return MLPBlock

@@ -1,0 +1,49 @@
+"""``keras.ops`` on torch tensors: ``from nnkit import ops`` (was ``from keras import ops``).
+
+The NumPy-like core (:mod:`nnkit.ops.numpy`), the neural-network functions (:mod:`nnkit.ops.nn`) and the
+conversions (:mod:`nnkit.ops.core`). Every function takes tensors, NumPy arrays or Python numbers and
+returns torch tensors, differentiable where torch is. The names Keras has and nnkit does not yet are
+listed in the README.
+"""
+
+from nnkit.ops.core import (
+    cast,
+    convert_to_numpy,
+    convert_to_tensor,
+    dtype,
+    is_tensor,
+    ndim,
+    shape,
+    size,
+    stop_gradient,
+)
+from nnkit.ops.nn import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    conv,
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    moments,
+    one_hot,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    sparse_categorical_crossentropy,
+    swish,
+    top_k,
+)
+from nnkit.ops.numpy import *  # noqa: F403 - the NumPy-like names, listed in nnkit.ops.numpy.__all__
+from nnkit.ops.numpy import __all__ as _numpy_names
+
+__all__ = [
+    "binary_crossentropy", "cast", "categorical_crossentropy", "conv", "convert_to_numpy", "convert_to_tensor",
+    "dtype", "elu", "gelu", "is_tensor", "leaky_relu", "log_softmax", "moments", "ndim", "one_hot", "relu", "relu6",
+    "selu", "shape", "sigmoid", "silu", "size", "softmax", "softplus", "sparse_categorical_crossentropy",
+    "stop_gradient", "swish", "top_k", *_numpy_names,
+]
