@@ -197,7 +197,7 @@ class Loss(Configurable):
             ``"mean"`` (same as the default) or ``"none"``.
     """
 
-    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size") -> None:
+    def __init__(self, name: str | None = None, reduction: str | None = "sum_over_batch_size", dtype: Any = None) -> None:
         if reduction not in REDUCTIONS:
             raise ConfigError(f"Unknown reduction {reduction!r}. Use one of: {', '.join(map(str, REDUCTIONS))}.")
         self.name = name or _default_name(type(self))

@@ -38,11 +38,37 @@ class Metric:
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         self.name = name or snake_case(type(self).__name__)
-        self.dtype = dtype
+        self.dtype = dtype or "float32"
+
+    def add_variable(self, shape: Any = (), initializer: Any = "zeros", dtype: Any = None, aggregation: str = "sum",
+                     name: str | None = None) -> MetricVariable:
+        """A state variable for a custom metric (Keras's API): a tensor with ``assign``/``assign_add``, put back
+        to its initial value by the default :meth:`reset_state`."""
+        from nnkit import initializers
+        from nnkit.ops.core import dtype_of
+
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        fill = initializers.get(initializer)
+        variable = MetricVariable(fill(torch.empty(shape, dtype=dtype_of(dtype or self.dtype))))
+        self.__dict__.setdefault("_variables", []).append((variable, fill))
+        return variable
+
+    add_weight = add_variable
+
+    @property
+    def variables(self) -> list[MetricVariable]:
+        """The state variables made with :meth:`add_variable`."""
+        return [v for v, _ in self.__dict__.get("_variables", [])]
 
     def reset_state(self) -> None:
-        """Forget all accumulated values."""
-        raise NotImplementedError
+        """Forget all accumulated values (by default: every :meth:`add_variable` back to its initial value)."""
+        variables = self.__dict__.get("_variables")
+        if variables is None:
+            raise NotImplementedError(f"{type(self).__name__} must define reset_state() or keep its state in "
+                                      "variables made with self.add_variable(...).")
+        with torch.no_grad():
+            for variable, fill in variables:
+                fill(variable)
 
     def update_state(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> None:
         """Accumulate one batch."""
@@ -82,6 +108,30 @@ class Metric:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+class MetricVariable(torch.Tensor):
+    """A metric's state tensor with Keras's variable methods (``assign``, ``assign_add``, ``value``)."""
+
+    def __new__(cls, data: Tensor) -> MetricVariable:
+        return torch.Tensor._make_subclass(cls, data.detach(), False)
+
+    def assign(self, value: Any) -> MetricVariable:
+        """Set the value in place (shape kept)."""
+        with torch.no_grad():
+            self.copy_(torch.as_tensor(value, dtype=self.dtype, device=self.device).detach())
+        return self
+
+    def assign_add(self, value: Any) -> MetricVariable:
+        return self.assign(self + torch.as_tensor(value))
+
+    def assign_sub(self, value: Any) -> MetricVariable:
+        return self.assign(self - torch.as_tensor(value))
+
+    @property
+    def value(self) -> Tensor:
+        """The current value as a plain tensor."""
+        return self.as_subclass(Tensor).clone()
 
 
 class Mean(Metric):
