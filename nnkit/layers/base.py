@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.modules import module as torch_module
 
 from nnkit import regularizers
 from nnkit.errors import ConfigError, NotReadyError
@@ -136,19 +137,27 @@ class Layer(nn.Module):
         enclosing call was given, else the layer's mode: inference, except while ``fit`` trains it.
         """
         state = calling.TRAINING
+        plain = (len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
+                 and state.value is None and not (self._forward_hooks or self._forward_pre_hooks or _HOOKS_FORWARD
+                                                  or _HOOKS_PRE or _HOOKS_BACKWARD or _HOOKS_BACKWARD_PRE))
+        if plain and not state.custom_layers:  # the common case, kept cheap: a built layer on a tensor
+            return self.call(args[0])  # what torch's __call__ would end in, without its bookkeeping
         if state.depth == 0:  # an outermost call: losses added by an earlier call are forgotten, as in Keras
-            for layer in self._loss_owners():
+            for layer in self.__dict__.get("_loss_owner_cache") or self._loss_owners():
                 layer.__dict__.pop("_added_losses", None)
-        if (len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
-                and state.value is None):  # the common case, kept cheap: a built layer on a tensor
-            state.depth += 1
-            try:
-                return nn.Module.__call__(self, args[0])
-            finally:
-                state.depth -= 1
+        if plain:
+            return self._counted(type(self).call, args, {})
+        if len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None \
+                and state.value is None:  # hooks: through torch's __call__
+            return self._counted(nn.Module.__call__, args, kwargs)
+        return self._counted(type(self)._call, (args, kwargs), {})
+
+    def _counted(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """``function(self, *args, **kwargs)`` one layer-call deeper (see ``calling.TrainingFlag.depth``)."""
+        state = calling.TRAINING
         state.depth += 1
         try:
-            return self._call(args, kwargs)
+            return function(self, *args, **kwargs)
         finally:
             state.depth -= 1
 
@@ -195,9 +204,17 @@ class Layer(nn.Module):
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         """The computation on tensors in Keras layout (channels last): the built module, with the
         channel axis moved for modules that work channels-first. Custom layers override this."""
-        module = self.module
+        module = self.__dict__.get("_built_module")
+        if module is None:
+            module = self.module
+        if calling.TRAINING.logits_of is self:  # a loss on the logits asked this layer to skip its activation
+            module = module[:-1]
         if self.layout == "torch" and isinstance(inputs, Tensor) and inputs.ndim >= 3:
             return calling.channels_last(module(inputs.movedim(-1, 1), *args, **kwargs))
+        if type(module) is nn.Sequential and not (args or kwargs or module._forward_hooks or module._forward_pre_hooks):
+            for child in module._modules.values():  # Dense and its activation: no container call in between
+                inputs = child(inputs)
+            return inputs
         return module(inputs, *args, **kwargs)
 
     def _build_for(self, inputs: Any) -> None:
@@ -443,6 +460,7 @@ class Layer(nn.Module):
         if self.module is None or self.input_shape != input_shape:
             module, output_shape = self.build(input_shape)
             self.module = module if self.keeps_module_mode else module.train(self.training)
+            self.__dict__["_built_module"] = module  # what call() runs, read without nn.Module's attribute lookup
             self._shapes = (input_shape, calling.as_shapes(output_shape))
             self.trainable = self._trainable
         return self.output_shape
@@ -450,6 +468,7 @@ class Layer(nn.Module):
     def _finish_custom_build(self, input_shape: Any) -> None:
         """A custom layer is its own module (a plain attribute, not a child of itself)."""
         object.__setattr__(self, "module", self)
+        calling.TRAINING.custom_layers = True  # from now on layer calls count their depth (for add_loss)
         self._shapes = (input_shape, None)
         self._shapes = (input_shape, calling.as_shapes(self._custom_output_shape(input_shape)))
         self.trainable = self._trainable
@@ -468,6 +487,7 @@ class Layer(nn.Module):
     def built(self, value: bool) -> None:
         if value and self._custom and self.__dict__.get("module") is None:
             object.__setattr__(self, "module", self)
+            calling.TRAINING.custom_layers = True
 
     # -- weights --------------------------------------------------------------------------------
     @property
@@ -563,6 +583,15 @@ class Layer(nn.Module):
             if param is None or param.default is inspect.Parameter.empty or value != param.default:
                 shown.append(f"{key}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+_HOOKS_FORWARD, _HOOKS_PRE = torch_module._global_forward_hooks, torch_module._global_forward_pre_hooks
+_HOOKS_BACKWARD, _HOOKS_BACKWARD_PRE = torch_module._global_backward_hooks, torch_module._global_backward_pre_hooks
+
+
+def _global_hooks() -> bool:
+    """Whether any module-wide torch hook is registered (then layers go through ``nn.Module.__call__``)."""
+    return bool(_HOOKS_FORWARD or _HOOKS_PRE or _HOOKS_BACKWARD or _HOOKS_BACKWARD_PRE)
 
 
 def _marks_built(build: Any) -> Any:

@@ -19,6 +19,8 @@ class TrainingFlag:
 
     value: bool | None = None
     depth: int = 0
+    logits_of: Any = None  # the layer whose final softmax/sigmoid a subclassed model's fused loss skips
+    custom_layers: bool = False  # whether a custom layer (which may add_loss) exists in this process
 
 
 TRAINING = TrainingFlag()

@@ -65,6 +65,8 @@ def loss_path(module: nn.Module, last_layer: Layer, loss: losses.Loss,
     module computing what the loss sees (sharing the model's weights)."""
     if isinstance(module, fx.GraphModule):
         return _graph_loss_path(module, model, loss)
+    if isinstance(module, Layer):  # a subclassed model: its own call()
+        return _subclass_loss_path(module, loss)
     if not isinstance(module, nn.Sequential) or not len(module):
         return module, None, loss
     last = module[-1]
@@ -111,6 +113,68 @@ def _graph_loss_path(module: fx.GraphModule, model: Any, loss: losses.Loss) -> t
     return body, PerOutput(activations), outputs.OutputLosses(twins, loss.weights, loss.names)
 
 
+def _subclass_loss_path(model: Any, loss: losses.Loss) -> tuple[nn.Module, Any, losses.Loss]:
+    """:func:`loss_path` for a subclassed model: a test call finds the built-in layer whose output is the
+    model's output; when it ends in a softmax/sigmoid that the loss can take as logits, training runs the
+    model with that layer stopping before its activation."""
+    layer = _output_layer(model)
+    module = getattr(layer, "module", None)
+    if (layer is None or type(module) is not nn.Sequential or len(module) < 2 or layer.activity_regularizer
+            is not None or type(module[-1]) not in _FUSABLE):
+        return model, None, loss
+    activation = module[-1]
+    if isinstance(activation, nn.Softmax) and activation.dim not in (-1, len(layer.output_shape)):
+        return model, None, loss
+    twin = loss.with_logits_of(_FUSABLE[type(activation)])
+    return (LogitsOf(model, layer), activation, twin) if twin is not None else (model, None, loss)
+
+
+def _output_layer(model: Any) -> Layer | None:
+    """The one built-in layer (called once) whose output object is what a test call of the model returns."""
+    from nnkit.layers import calling
+
+    calls: list[tuple[Layer, Any]] = []
+    candidates = [m for m in model.modules() if isinstance(m, Layer) and m is not model and not m._custom
+                  and not m._is_model]
+    handles = [m.register_forward_hook(lambda layer, _, output: calls.append((layer, output))) for m in candidates]
+    try:
+        sample = [1 if d is None else d for d in model._shapes[0]] if isinstance(model._shapes[0], tuple) else None
+        if sample is None:
+            return None
+        was_training = model.training
+        model.train(False)
+        with torch.no_grad():
+            output = model.forward(torch.zeros((2, *sample), dtype=calling.config.float_dtype()))
+        model.train(was_training)
+    except Exception:  # a call that needs more than zeros of the input shape: no fusion, nothing lost
+        return None
+    finally:
+        for handle in handles:
+            handle.remove()
+    producers = [layer for layer, value in calls if value is output]
+    if len(producers) != 1 or sum(layer is producers[0] for layer, _ in calls) != 1:
+        return None
+    return producers[0]
+
+
+class LogitsOf(nn.Module):
+    """A subclassed model's forward with one layer's final activation skipped (a module, so DDP can wrap it)."""
+
+    def __init__(self, model: Any, layer: Layer) -> None:
+        super().__init__()
+        self.model = model
+        object.__setattr__(self, "layer", layer)  # already inside the model: not a second child
+
+    def forward(self, x: Any) -> Any:
+        from nnkit.layers import calling
+
+        calling.TRAINING.logits_of = self.layer
+        try:
+            return self.model.forward(x)
+        finally:
+            calling.TRAINING.logits_of = None
+
+
 class PerOutput:
     """Applies the final activations a fused loss path left out, output by output (picklable)."""
 
@@ -134,8 +198,8 @@ def flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
             plain = type(child) is nn.Sequential and not (child._forward_hooks or child._forward_pre_hooks)
             collect(child) if plain else leaves.append(child)
 
-    if isinstance(module, fx.GraphModule) and not (module._forward_hooks or module._forward_pre_hooks):
-        return module.forward  # the generated code itself, without nn.Module's call machinery around it
+    if isinstance(module, (fx.GraphModule, Layer)) and not (module._forward_hooks or module._forward_pre_hooks):
+        return module.forward  # generated code, or a subclassed model's call, without nn.Module's call around it
     if type(module) is not nn.Sequential or module._forward_hooks or module._forward_pre_hooks:
         return module
     collect(module)
