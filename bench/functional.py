@@ -1,6 +1,8 @@
-"""Functional-API models against the hand-written loop: the seed MLP, the MNIST-sized MLP and the CNN of the
-suite written with ``keras.Input`` / ``keras.Model`` (next to the same networks as Sequential), and a model
-of two inputs and two outputs against the equivalent hand-written torch module and loop.
+"""The three ways of writing a Keras model against the hand-written loop: the seed MLP, the MNIST-sized MLP
+and the CNN of the suite written with ``keras.Input`` / ``keras.Model`` (next to the same networks as
+Sequential), the seed MLP as a ``Model`` subclass with its own ``call``, a model of two inputs and two outputs
+against the equivalent hand-written torch module and loop, and the cost of calling a subclassed model eagerly
+(``model(x)``) against calling the same torch modules directly.
 
 Every measurement is a process of its own (``--child``), warmed up as ``measure.py`` does, timed over
 ``--inner`` fits of fresh models (fastest kept); rounds alternate the frameworks' order; the figure is the
@@ -28,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 SINGLE = ("seed_mlp", "mnist_mlp", "cnn")
 TWO_IO = workloads.Workload("two_io", "two inputs (20 + 8 features) -> Dense 64 -> softmax 10 and linear 1 heads, "
                             "10,000 rows, batch 32, SGD, 3 epochs", "two_io", 10_000, (28,), (64,), 10, 32, 3, "sgd")
-FRAMEWORKS = {"seed_mlp": ("hand", "sequential", "functional"), "mnist_mlp": ("hand", "sequential", "functional"),
+FRAMEWORKS = {"seed_mlp": ("hand", "sequential", "functional", "subclassed"),
+              "mnist_mlp": ("hand", "sequential", "functional"),
               "cnn": ("hand", "sequential", "functional"), "two_io": ("hand", "functional")}
 
 
@@ -45,6 +48,53 @@ def functional_build(keras, w: workloads.Workload):
             x = layers.MaxPooling2D(2)(layers.Conv2D(filters, 3, activation="relu")(x))
         x = layers.Flatten()(x)
     return keras.Model(inputs, layers.Dense(w.classes, activation="softmax")(x))
+
+
+def subclassed_build(keras, w: workloads.Workload):
+    """The MLP as a ``Model`` subclass: layers made in ``__init__``, used in ``call``."""
+
+    class MLP(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = [keras.layers.Dense(units, activation="relu") for units in w.hidden]
+            self.out = keras.layers.Dense(w.classes, activation="softmax")
+
+        def call(self, x, training=None):
+            for layer in self.hidden:
+                x = layer(x)
+            return self.out(x)
+
+    model = MLP()
+    model.build((None, *w.sample_shape))
+    return model
+
+
+def eager_ratio(repeats: int = 3, calls: int = 3000) -> float:
+    """``model(x)`` of the subclassed seed MLP over the same torch modules called directly (``softmax`` of
+    ``nn.Sequential(Linear, ReLU, Linear)``) on a batch of 32, inference, best of ``repeats`` rounds each."""
+    import torch
+
+    import nnkit
+
+    w = workloads.WORKLOADS["seed_mlp"]
+    model = subclassed_build(nnkit, w)
+    module = workloads.torch_module(w).eval()
+    x = torch.randn(w.batch, *w.sample_shape)
+
+    def timed(call: Callable[[], object]) -> float:
+        with torch.no_grad():
+            for _ in range(100):
+                call()
+            start = time.perf_counter()
+            for _ in range(calls):
+                call()
+        return time.perf_counter() - start
+
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(timed(lambda: model(x)))
+        theirs.append(timed(lambda: torch.softmax(module(x), dim=-1)))
+    return min(ours) / min(theirs)
 
 
 def two_io_data(rows: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -75,7 +125,8 @@ def nnkit_fitter(kind: str, w: workloads.Workload, rows: int, epochs: int) -> Ca
         model.compile(optimizer=nnkit.optimizers.SGD(workloads.SGD_LR), loss=["categorical_crossentropy", "mse"])
         x, y = two_io_data(rows)
     else:
-        model = keras_program.build(nnkit, w) if kind == "sequential" else functional_build(nnkit, w)
+        builders = {"sequential": keras_program.build, "functional": functional_build, "subclassed": subclassed_build}
+        model = builders[kind](nnkit, w)
         model.set_weights(workloads.keras_weights(w))
         model.compile(loss="categorical_crossentropy", optimizer=keras_program.optimizer(nnkit, w))
         data = workloads.make_data(rows, w.sample_shape, w.classes)
@@ -136,6 +187,9 @@ def child(framework: str, key: str, inner: int, scale: float) -> None:
     import torch
 
     torch.set_num_threads(1)
+    if key == "eager":
+        print(json.dumps({"ratio": eager_ratio()}))
+        return
     w = TWO_IO if key == "two_io" else workloads.WORKLOADS[key]
     rows, epochs = (max(w.batch * 4, int(w.rows * scale)), 1) if scale != 1.0 else (w.rows, w.epochs)
 
@@ -166,6 +220,7 @@ def main() -> None:
     rounds = 1 if args.quick else args.rounds
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "KERAS_BACKEND": "torch", "PYTHONWARNINGS": "ignore"}
     seconds: dict[str, dict[str, list[float]]] = {key: {fw: [] for fw in fws} for key, fws in FRAMEWORKS.items()}
+    eager: list[float] = []
     for r in range(rounds):
         for key, frameworks in FRAMEWORKS.items():
             order = frameworks if r % 2 == 0 else tuple(reversed(frameworks))
@@ -175,18 +230,25 @@ def main() -> None:
                 out = subprocess.run(command, capture_output=True, text=True, check=True,
                                      env={**__import__("os").environ, **env})
                 seconds[key][fw].append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+        command = [sys.executable, __file__, "--child", "subclassed", "eager"]
+        out = subprocess.run(command, capture_output=True, text=True, check=True, env={**__import__("os").environ, **env})
+        eager.append(json.loads(out.stdout.strip().splitlines()[-1])["ratio"])
         print(f"round {r + 1}/{rounds} done", flush=True)
     results = {key: {fw: {"seconds": statistics.median(times),
                           "ratio": statistics.median(t / h for t, h in zip(times, seconds[key]["hand"]))}
                      for fw, times in by_fw.items()} for key, by_fw in seconds.items()}
-    lines = ["| Workload | hand loop (s) | nnkit Sequential | nnkit functional |", "|---|---|---|---|"]
+    lines = ["| Workload | hand loop (s) | nnkit Sequential | nnkit functional | nnkit subclassed |", "|---|---|---|---|---|"]
     for key, by_fw in results.items():
-        sequential = f"{by_fw['sequential']['ratio']:.2f}x" if "sequential" in by_fw else "n/a"
-        lines.append(f"| {key} | {by_fw['hand']['seconds']:.2f} | {sequential} | {by_fw['functional']['ratio']:.2f}x |")
+        cells = [f"{by_fw[fw]['ratio']:.2f}x" if fw in by_fw else "n/a" for fw in ("sequential", "functional",
+                                                                                 "subclassed")]
+        lines.append(f"| {key} | {by_fw['hand']['seconds']:.2f} | {' | '.join(cells)} |")
+    lines.append(f"\nEager `model(x)` of the subclassed seed MLP over the same torch modules: "
+                 f"{statistics.median(eager):.2f}x")
     print("\n".join(lines))
     if not args.quick:
         record = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rounds": rounds, "inner": args.inner,
-                  "threads": 1, "results": results, "table": lines}
+                  "threads": 1, "results": results, "eager_call_ratio": statistics.median(eager),
+                  "eager_call_ratios": eager, "table": lines}
         (HERE / "functional.json").write_text(json.dumps(record, indent=2) + "\n")
 
 

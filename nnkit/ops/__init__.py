@@ -1,7 +1,7 @@
 """``keras.ops`` on torch tensors: ``from nnkit import ops`` (was ``from keras import ops``).
 
-The NumPy-like core (:mod:`nnkit.ops.numpy`), the neural-network functions (:mod:`nnkit.ops.nn`) and the
-conversions (:mod:`nnkit.ops.core`). Every function takes tensors, NumPy arrays or Python numbers and
+The NumPy-like core (:mod:`nnkit.ops.numpy`), the neural-network functions (:mod:`nnkit.ops.nn`), the
+conversions (:mod:`nnkit.ops.core`) and the less common names (:mod:`nnkit.ops.more`). Every function takes tensors, NumPy arrays or Python numbers and
 returns torch tensors, differentiable where torch is. The names Keras has and nnkit does not yet are
 listed in the README.
 """
@@ -17,6 +17,8 @@ from nnkit.ops.core import (
     size,
     stop_gradient,
 )
+from nnkit.ops.more import *  # noqa: F403 - listed in nnkit.ops.more.__all__
+from nnkit.ops.more import __all__ as _more_names
 from nnkit.ops.nn import (
     binary_crossentropy,
     categorical_crossentropy,
@@ -45,5 +47,5 @@ __all__ = [
     "binary_crossentropy", "cast", "categorical_crossentropy", "conv", "convert_to_numpy", "convert_to_tensor",
     "dtype", "elu", "gelu", "is_tensor", "leaky_relu", "log_softmax", "moments", "ndim", "one_hot", "relu", "relu6",
     "selu", "shape", "sigmoid", "silu", "size", "softmax", "softplus", "sparse_categorical_crossentropy",
-    "stop_gradient", "swish", "top_k", *_numpy_names,
+    "stop_gradient", "swish", "top_k", *_numpy_names, *_more_names,
 ]

@@ -43,6 +43,13 @@ def model_state(model: Any, include_optimizer: bool = True) -> dict[str, Any]:
     Raises:
         ConfigError: part of the model has no saved form (the message names it and how to fix it).
     """
+    from nnkit.models.functional import Functional
+    from nnkit.models.sequential import Sequential
+
+    if not isinstance(model, (Sequential, Functional)):
+        raise ConfigError(f"Model '{model.name}' is a {type(model).__name__} with its own call(): nnkit saves such a "
+                          "model's weights, not the model. Use model.save_weights(path), then rebuild it in code and "
+                          "load_weights(path); or write it with the functional API to save it whole.")
     _build_if_declared(model)
     state: dict[str, Any] = {
         "kind": "model",

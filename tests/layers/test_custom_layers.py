@@ -254,3 +254,11 @@ def test_build_sees_the_batch_axis_and_may_be_called_directly_as_in_keras(keras)
     fresh = recording(nnkit)()
     with pytest.raises(AttributeError, match=r"has no attribute 'w' yet: weights made with add_weight\(\) in build"):
         _ = fresh.w
+
+
+def test_saving_a_subclassed_model_whole_says_to_save_its_weights(tmp_path):
+    model = subclassed_model_class(nnkit)()
+    model.build((None, 4))
+    with pytest.raises(ConfigError, match=r"its own call\(\).*save_weights"):
+        model.save(tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()
