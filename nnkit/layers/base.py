@@ -141,6 +141,14 @@ class Layer(nn.Module):
                  and state.value is None and not (self._forward_hooks or self._forward_pre_hooks or _HOOKS_FORWARD
                                                   or _HOOKS_PRE or _HOOKS_BACKWARD or _HOOKS_BACKWARD_PRE))
         if plain and not state.custom_layers:  # the common case, kept cheap: a built layer on a tensor
+            fast = self.__dict__.get("_fast_path")
+            if fast is not None and state.logits_of is not self:
+                module, children = fast  # a built-in layer's modules, called directly while no hook watches them
+                if not (module._forward_hooks or module._forward_pre_hooks):
+                    x = args[0]
+                    for child in children:
+                        x = child(x)
+                    return x
             return self.call(args[0])  # what torch's __call__ would end in, without its bookkeeping
         if state.depth == 0:  # an outermost call: losses added by an earlier call are forgotten, as in Keras
             for layer in self.__dict__.get("_loss_owner_cache") or self._loss_owners():
@@ -461,6 +469,9 @@ class Layer(nn.Module):
             module, output_shape = self.build(input_shape)
             self.module = module if self.keeps_module_mode else module.train(self.training)
             self.__dict__["_built_module"] = module  # what call() runs, read without nn.Module's attribute lookup
+            if type(self).call is Layer.call and self.layout != "torch":
+                children = tuple(module._modules.values()) if type(module) is nn.Sequential else (module,)
+                self.__dict__["_fast_path"] = (module, children)
             self._shapes = (input_shape, calling.as_shapes(output_shape))
             self.trainable = self._trainable
         return self.output_shape

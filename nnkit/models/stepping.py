@@ -220,3 +220,32 @@ def evaluate(model: Any, x: Any, y: Any, *, batch_size: Any, verbose: Any, sampl
         return logs
     values = [logs[key] for key in ("loss",) if key in logs] + [v for k, v in logs.items() if k != "loss"]
     return values[0] if len(values) == 1 else values
+
+
+def predict(model: Any, x: Any, *, batch_size: Any, verbose: Any, callbacks: Any) -> Any:
+    """``predict`` of a model with its own ``predict_step``: its results for every batch, joined."""
+    import numpy as np
+
+    from nnkit.models import preparation
+    from nnkit.training.data import ArrayData, concatenate
+
+    batch_size = preparation.batch_size(batch_size, x)
+    verbose = preparation.verbosity(verbose)
+    data = _step_data(model, x, None, None, batch_size, False)
+    steps = data.steps(batch_size) if isinstance(data, ArrayData) else data.steps()
+    cbs = model._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": steps})
+    cbs.on_predict_begin()
+    model.train(False)
+    outputs = []
+    with torch.no_grad():
+        for index, (x_batch, _, _) in enumerate(data.batches(batch_size) if isinstance(data, ArrayData)
+                                                else data.batches()):
+            cbs.on_predict_batch_begin(index)
+            result = model.predict_step(x_batch)
+            outputs.append(tuple(result) if isinstance(result, (list, tuple)) else result)
+            cbs.on_predict_batch_end(index, {"outputs": outputs[-1]})
+    cbs.on_predict_end()
+    joined = concatenate(outputs)
+    if isinstance(joined, tuple):
+        return [np.asarray(part.detach().cpu()) for part in joined]
+    return np.asarray(joined.detach().cpu())

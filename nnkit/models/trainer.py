@@ -337,6 +337,8 @@ class Trainer:
     def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
                 callbacks: list[Callback] | None = None) -> np.ndarray:
         """Model outputs for ``x`` as a NumPy array."""
+        if type(self).predict_step is not Trainer.predict_step:
+            return stepping.predict(self, x, batch_size=batch_size, verbose=verbose, callbacks=callbacks)
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         source = self._source(x, batch_size=batch_size, steps=steps, targets=False)

@@ -106,3 +106,14 @@ def test_the_gan_example_trains_two_networks_with_its_own_step():
     history = runpy.run_path(str(EXAMPLES / "gan.py"), run_name="gan")["main"](epochs=2, verbose=0)
     assert list(history) == ["d_loss", "g_loss"] and len(history["d_loss"]) == 2
     assert all(np.isfinite(v) for values in history.values() for v in values)
+
+
+def test_a_predict_step_override_is_used_by_predict(rng):
+    class Doubled(nnkit.Model):
+        def predict_step(self, data):
+            return 2 * self(data, training=False)
+
+    inputs = nnkit.Input(shape=(3,))
+    model = Doubled(inputs, nnkit.layers.Dense(2)(inputs))
+    x = rng.normal(size=(10, 3)).astype("float32")
+    np.testing.assert_allclose(model.predict(x, batch_size=4, verbose=0), 2 * model(x).detach().numpy(), rtol=1e-6)
