@@ -237,34 +237,19 @@ class Dot(_Merge):
         return DotModule(axes, self.normalize), tuple(rest) or (1,)
 
 
-def add(inputs: list[Any], **kwargs: Any) -> Any:
-    """``Add(**kwargs)(inputs)``."""
-    return Add(**kwargs)(inputs)
+def _function_form(layer: type[_Merge]) -> Any:
+    """Keras's function form of a merge layer: ``add([a, b])`` is ``Add()([a, b])``."""
+
+    def merge(inputs: list[Any], **kwargs: Any) -> Any:
+        return layer(**kwargs)(inputs)
+
+    merge.__name__ = merge.__qualname__ = layer.kind
+    merge.__doc__ = f"``{layer.__name__}(**kwargs)(inputs)``."
+    return merge
 
 
-def subtract(inputs: list[Any], **kwargs: Any) -> Any:
-    """``Subtract(**kwargs)(inputs)``."""
-    return Subtract(**kwargs)(inputs)
-
-
-def multiply(inputs: list[Any], **kwargs: Any) -> Any:
-    """``Multiply(**kwargs)(inputs)``."""
-    return Multiply(**kwargs)(inputs)
-
-
-def average(inputs: list[Any], **kwargs: Any) -> Any:
-    """``Average(**kwargs)(inputs)``."""
-    return Average(**kwargs)(inputs)
-
-
-def maximum(inputs: list[Any], **kwargs: Any) -> Any:
-    """``Maximum(**kwargs)(inputs)``."""
-    return Maximum(**kwargs)(inputs)
-
-
-def minimum(inputs: list[Any], **kwargs: Any) -> Any:
-    """``Minimum(**kwargs)(inputs)``."""
-    return Minimum(**kwargs)(inputs)
+add, subtract, multiply = _function_form(Add), _function_form(Subtract), _function_form(Multiply)
+average, maximum, minimum = _function_form(Average), _function_form(Maximum), _function_form(Minimum)
 
 
 def concatenate(inputs: list[Any], axis: int = -1, **kwargs: Any) -> Any:

@@ -3,7 +3,9 @@ used in compile, saved by registered name."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 
 import nnkit
 from nnkit.saving import register_serializable
@@ -94,3 +96,34 @@ def test_a_registered_custom_metric_is_saved_by_name(rng, tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = nnkit.models.load_model(tmp_path / "m.keras")
     assert loaded.evaluate(x, y, verbose=0, return_dict=True) == model.evaluate(x, y, verbose=0, return_dict=True)
+
+
+@register_serializable(package="test_custom_losses")
+class ScaledSquare(nnkit.losses.Loss):
+    def __init__(self, scale=2.0, name="scaled_square", reduction="sum_over_batch_size"):
+        super().__init__(name=name, reduction=reduction)
+        self.scale = scale
+
+    def call(self, y_true, y_pred):
+        return self.scale * nnkit.ops.mean(nnkit.ops.square(y_pred - y_true), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def test_a_registered_custom_loss_is_saved_by_name_with_its_reductions(rng, tmp_path):
+    y_true, y_pred = rng.normal(size=(6, 2)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
+    per_sample = 3.0 * ((y_pred - y_true) ** 2).mean(axis=-1)
+
+    for reduction, expected in (("sum_over_batch_size", per_sample.mean()), ("sum", per_sample.sum()),
+                                ("none", per_sample)):
+        value = ScaledSquare(3.0, reduction=reduction)(torch.as_tensor(y_true), torch.as_tensor(y_pred))
+        np.testing.assert_allclose(value.numpy(), expected, rtol=1e-6)
+    model = nnkit.Sequential([nnkit.Input(shape=(3,)), nnkit.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss=ScaledSquare(3.0))
+    x = rng.normal(size=(6, 3))
+    model.fit(x, y_true, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = nnkit.models.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.loss, ScaledSquare) and loaded.loss.scale == 3.0
+    assert loaded.evaluate(x, y_true, verbose=0) == pytest.approx(model.evaluate(x, y_true, verbose=0), rel=1e-6)
