@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -39,7 +41,23 @@ class Function(nn.Module):
 
 
 def _register(name: str, fn: Callable[..., Tensor], make: Callable[[], nn.Module], aliases=()) -> None:
+    fn = _takes_arrays(fn)
+    globals()[fn.__name__] = fn  # the module's function takes lists and arrays too, as Keras's do
     ACTIVATIONS.add(name, (fn, make), aliases)
+
+
+def _takes_arrays(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``fn`` accepting Python lists and NumPy arrays (as float tensors), as Keras's activations do."""
+
+    @functools.wraps(fn)
+    def activation(x: Any, *args: Any, **kwargs: Any) -> Tensor:
+        if not isinstance(x, Tensor):
+            from nnkit.ops.core import floating
+
+            x = floating(x)
+        return fn(x, *args, **kwargs)
+
+    return activation
 
 
 def linear(x: Tensor) -> Tensor:

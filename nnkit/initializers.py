@@ -34,7 +34,19 @@ def _fans(shape: torch.Size) -> tuple[int, int]:
 class Initializer(Configurable):
     """Fills a tensor in place. Subclasses implement ``fill``; the config is the init arguments."""
 
-    def __call__(self, tensor: Tensor) -> Tensor:
+    def __call__(self, tensor: Any = None, dtype: Any = None, *, shape: Any = None) -> Tensor:
+        """Fill ``tensor`` in place (torch layout, as layers build their weights), or, as Keras calls an
+        initializer, return a new tensor of ``shape`` in Keras layout with Keras's fans:
+        ``GlorotUniform()(shape=(2, 2))`` or ``GlorotUniform()((2, 2))``."""
+        if not isinstance(tensor, Tensor):
+            from nnkit.layers.base import _keras_layout_fill
+            from nnkit.ops.core import dtype_of
+
+            shape = tensor if shape is None else shape
+            if shape is None:
+                raise TypeError(f"{type(self).__name__} takes a shape, e.g. {type(self).__name__}()(shape=(2, 2)).")
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            return _keras_layout_fill(self, shape, torch.float32 if dtype is None else dtype_of(dtype))
         with torch.no_grad():
             self.fill(tensor)
         return tensor

@@ -9,6 +9,7 @@ saturated outputs neither lose precision nor produce inf.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,26 @@ from nnkit.registry import Configurable, Registry
 EPSILON = 1e-7
 LOSSES: Registry[Callable[..., Loss]] = Registry("loss", "losses")
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
+
+
+def _takes_arrays(fn: Callable[..., Tensor] | None = None, *, sparse: bool = False) -> Any:
+    """A loss function accepting Python lists and NumPy arrays, as Keras's do: ``y_pred`` as a float tensor,
+    ``y_true`` cast to its dtype (integer class labels for a sparse loss)."""
+
+    def decorate(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+        @functools.wraps(fn)
+        def loss(y_true: Any, y_pred: Any, *args: Any, **kwargs: Any) -> Tensor:
+            if not isinstance(y_pred, Tensor) or not isinstance(y_true, Tensor):
+                from nnkit.ops.core import convert_to_tensor, floating
+
+                y_pred = floating(y_pred)
+                y_true = convert_to_tensor(y_true)
+                y_true = y_true.long() if sparse else y_true.to(y_pred.dtype)
+            return fn(y_true, y_pred, *args, **kwargs)
+
+        return loss
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def align_ranks(y_true: Tensor, y_pred: Tensor) -> Tensor:
@@ -49,18 +70,21 @@ def _same_shape(y_true: Tensor, y_pred: Tensor, loss: str) -> Tensor:
 
 # --- per-sample functions (Keras's functional API) ---------------------------------------------
 
+@_takes_arrays
 def mean_squared_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean((y_true - y_pred) ** 2, axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "mean_squared_error")
     return torch.square(y_pred - y_true).mean(dim=-1)
 
 
+@_takes_arrays
 def mean_absolute_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean(|y_true - y_pred|, axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "mean_absolute_error")
     return (y_pred - y_true).abs().mean(dim=-1)
 
 
+@_takes_arrays
 def mean_absolute_percentage_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|, axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "mean_absolute_percentage_error")
@@ -68,6 +92,7 @@ def mean_absolute_percentage_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return 100.0 * diff.mean(dim=-1)
 
 
+@_takes_arrays
 def mean_squared_logarithmic_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2, axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "mean_squared_logarithmic_error")
@@ -76,12 +101,14 @@ def mean_squared_logarithmic_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return torch.square(first - second).mean(dim=-1)
 
 
+@_takes_arrays
 def huber(y_true: Tensor, y_pred: Tensor, delta: float = 1.0) -> Tensor:
     """Quadratic for ``|error| <= delta``, linear beyond, averaged over the last axis."""
     y_true = _same_shape(y_true, y_pred, "huber")
     return F.huber_loss(y_pred, y_true, reduction="none", delta=delta).mean(dim=-1)
 
 
+@_takes_arrays
 def log_cosh(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean(log(cosh(y_pred - y_true)), axis=-1)``, computed without overflow."""
     y_true = _same_shape(y_true, y_pred, "log_cosh")
@@ -89,6 +116,7 @@ def log_cosh(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return (x + F.softplus(-2.0 * x) - math.log(2.0)).mean(dim=-1)
 
 
+@_takes_arrays
 def binary_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False,
                         label_smoothing: float = 0.0) -> Tensor:
     """Binary cross-entropy averaged over the last axis; ``y_pred`` are probabilities unless
@@ -102,6 +130,7 @@ def binary_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = Fals
     return -(y_true * torch.log(p) + (1.0 - y_true) * torch.log1p(-p)).mean(dim=-1)
 
 
+@_takes_arrays
 def categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False,
                              label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy between one-hot (or soft) targets and class probabilities on the last axis."""
@@ -114,6 +143,7 @@ def categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool =
     return -(y_true * torch.log(p.clamp(EPSILON, 1.0 - EPSILON))).sum(dim=-1)
 
 
+@_takes_arrays(sparse=True)
 def sparse_categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False) -> Tensor:
     """Cross-entropy between integer class labels and class probabilities on the last axis."""
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
@@ -133,6 +163,7 @@ def sparse_categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits:
     return -log_p.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
+@_takes_arrays
 def kl_divergence(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``sum(y_true * log(y_true / y_pred), axis=-1)`` with both clipped to ``[eps, 1]``."""
     y_true = _same_shape(y_true, y_pred, "kl_divergence").clamp(EPSILON, 1.0)
@@ -140,6 +171,7 @@ def kl_divergence(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return (y_true * torch.log(y_true / y_pred)).sum(dim=-1)
 
 
+@_takes_arrays
 def poisson(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean(y_pred - y_true * log(y_pred + eps), axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "poisson")
@@ -152,18 +184,21 @@ def _hinge_labels(y_true: Tensor) -> Tensor:
     return torch.where(is_binary, 2.0 * y_true - 1.0, y_true)
 
 
+@_takes_arrays
 def hinge(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean(max(1 - y_true * y_pred, 0), axis=-1)``; 0/1 labels are read as -1/1."""
     y_true = _hinge_labels(_same_shape(y_true, y_pred, "hinge"))
     return F.relu(1.0 - y_true * y_pred).mean(dim=-1)
 
 
+@_takes_arrays
 def squared_hinge(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean(max(1 - y_true * y_pred, 0) ** 2, axis=-1)``; 0/1 labels are read as -1/1."""
     y_true = _hinge_labels(_same_shape(y_true, y_pred, "squared_hinge"))
     return torch.square(F.relu(1.0 - y_true * y_pred)).mean(dim=-1)
 
 
+@_takes_arrays
 def categorical_hinge(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``max(max((1 - y_true) * y_pred) - sum(y_true * y_pred) + 1, 0)``."""
     y_true = _same_shape(y_true, y_pred, "categorical_hinge")
@@ -172,6 +207,7 @@ def categorical_hinge(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return F.relu(negative - positive + 1.0)
 
 
+@_takes_arrays
 def cosine_similarity(y_true: Tensor, y_pred: Tensor, axis: int = -1) -> Tensor:
     """Negative cosine similarity along ``axis`` (so minimising it aligns the vectors)."""
     y_true = _same_shape(y_true, y_pred, "cosine_similarity")
@@ -212,6 +248,9 @@ class Loss(Configurable):
         raise NotImplementedError
 
     def __call__(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        if not isinstance(y_pred, Tensor) or not isinstance(y_true, Tensor) or not (
+                sample_weight is None or isinstance(sample_weight, Tensor)):
+            y_true, y_pred, sample_weight = self._tensors(y_true, y_pred, sample_weight)
         if (sample_weight is None and self._mean_of is not None and self.reduction in ("sum_over_batch_size", "mean")
                 and y_pred.ndim == 2 and y_true.dtype == y_pred.dtype and y_true.shape == y_pred.shape):
             return self._mean_of(y_true, y_pred)
@@ -228,6 +267,17 @@ class Loss(Configurable):
         if self.reduction == "sum":
             return values.sum()
         return values.mean()
+
+    def _tensors(self, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Lists and arrays given to a loss directly, as tensors (as Keras takes them)."""
+        from nnkit.ops.core import convert_to_tensor, floating
+
+        y_pred = floating(y_pred).to(float_dtype())  # a loss object computes in floatx, as Keras's do
+        y_true = convert_to_tensor(y_true)
+        if y_true.is_floating_point() or not isinstance(self, SparseCategoricalCrossentropy):
+            y_true = y_true.to(y_pred.dtype)
+        weights = None if sample_weight is None else floating(sample_weight).to(y_pred.dtype)
+        return y_true, y_pred, weights
 
     def prepare_targets(self, y: Tensor, output_shape: tuple[int, ...]) -> Tensor:
         """Check and convert a whole target array once, before training.
@@ -396,6 +446,9 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction, from_logits=from_logits)
 
     def __call__(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        if not isinstance(y_pred, Tensor) or not isinstance(y_true, Tensor) or not (
+                sample_weight is None or isinstance(sample_weight, Tensor)):
+            y_true, y_pred, sample_weight = self._tensors(y_true, y_pred, sample_weight)
         if (sample_weight is None and self.fn_kwargs["from_logits"] and y_pred.ndim == 2 and y_true.ndim == 1
                 and y_true.dtype == torch.int64 and self.reduction in ("sum_over_batch_size", "mean")):
             return F.cross_entropy(y_pred, y_true)

@@ -201,6 +201,8 @@ class CallbackList(Callback):
             cb.set_params(params)
 
     def _call(self, hook: str, *args: Any) -> None:
+        if args[-1] is None:  # Keras hands every hook a dict of logs ({} where there are none)
+            args = (*args[:-1], {})
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 

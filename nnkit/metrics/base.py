@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,11 @@ class Metric:
         name: Name shown in logs and History (default: the class name in snake_case).
         dtype: Accepted for Keras compatibility.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "update_state" in cls.__dict__:
+            cls.update_state = _takes_arrays(cls.__dict__["update_state"])
 
     def __init__(self, name: str | None = None, dtype: Any = None) -> None:
         self.name = name or snake_case(type(self).__name__)
@@ -108,6 +114,30 @@ class Metric:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _takes_arrays(update_state: Any) -> Any:
+    """``update_state`` accepting Python lists and NumPy arrays, as Keras's metrics do (labels keep their
+    integer dtype; sample weights become float32). Tensors pass through untouched."""
+
+    @functools.wraps(update_state)
+    def update(self: Metric, *args: Any, **kwargs: Any) -> Any:
+        if all(map(_ready, args)) and all(map(_ready, kwargs.values())):
+            return update_state(self, *args, **kwargs)
+        from nnkit.ops.core import convert_to_tensor
+
+        args = tuple(a if _ready(a) else convert_to_tensor(a) for a in args)
+        kwargs = {k: v if _ready(v) else convert_to_tensor(v, "float32" if k == "sample_weight" else None)
+                  for k, v in kwargs.items()}
+        return update_state(self, *args, **kwargs)
+
+    return update
+
+
+def _ready(value: Any) -> bool:
+    """Whether a metric argument needs no conversion: a tensor, ``None``, or a tuple of them (several outputs)."""
+    return value is None or isinstance(value, Tensor) or (
+        isinstance(value, tuple) and all(v is None or isinstance(v, Tensor) for v in value))
 
 
 class MetricVariable(torch.Tensor):

@@ -1,0 +1,125 @@
+"""Keras's standalone usage, only the imports changed: losses, activations and metrics called on Python lists
+and NumPy arrays, initializers asked for a shape, and callbacks that read ``logs`` in every hook."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import nnkit
+
+A = np.array
+
+
+def _value(x):
+    return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype="float64")
+
+
+LOSS_CASES = {
+    "BinaryCrossentropy": (lambda m: m.losses.BinaryCrossentropy(), (A([[0, 1], [0, 0]]), A([[0.6, 0.4], [0.4, 0.6]])),
+                           {}),
+    "CategoricalCrossentropy": (lambda m: m.losses.CategoricalCrossentropy(),
+                                (A([[0, 1, 0], [0, 0, 1]]), A([[0.05, 0.95, 0], [0.1, 0.8, 0.1]])), {}),
+    "SparseCategoricalCrossentropy": (lambda m: m.losses.SparseCategoricalCrossentropy(),
+                                      (A([1, 2]), A([[0.05, 0.95, 0], [0.1, 0.8, 0.1]])), {}),
+    "MeanSquaredError weighted": (lambda m: m.losses.MeanSquaredError(),
+                                  (A([[0.0, 1.0], [0.0, 0.0]]), A([[1.0, 1.0], [1.0, 0.0]])),
+                                  {"sample_weight": A([0.7, 0.3])}),
+    "MeanAbsoluteError sum": (lambda m: m.losses.MeanAbsoluteError(reduction="sum"),
+                              (A([[0.0, 1.0], [0.0, 0.0]]), A([[1.0, 1.0], [1.0, 0.0]])), {}),
+    "Huber": (lambda m: m.losses.Huber(), (A([[0, 1], [0, 0]]), A([[0.6, 0.4], [0.4, 0.6]])), {}),
+    "categorical_crossentropy function": (lambda m: m.losses.categorical_crossentropy,
+                                          (A([[0, 1, 0], [0, 0, 1]]), A([[0.05, 0.95, 0], [0.1, 0.8, 0.1]])), {}),
+    "mean_squared_error function": (lambda m: m.losses.mean_squared_error, (A([[0.0, 1.0]]), A([[1.0, 1.0]])), {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOSS_CASES))
+def test_losses_take_numpy_arrays_like_keras(keras, case):
+    make, args, kwargs = LOSS_CASES[case]
+    expected = _value(keras.ops.convert_to_numpy(make(keras)(*args, **kwargs)))
+    actual = make(nnkit)(*args, **kwargs)
+    assert isinstance(actual, torch.Tensor)
+    np.testing.assert_allclose(_value(actual), expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "softplus",
+                                  "softsign", "silu", "exponential", "hard_sigmoid", "relu6", "mish"])
+def test_activations_take_lists_like_keras(keras, name):
+    values = [[-2.0, -0.5, 0.0, 0.5, 3.0]]
+    expected = keras.ops.convert_to_numpy(getattr(keras.activations, name)(np.array(values, dtype="float32")))
+    actual = getattr(nnkit.activations, name)(values)
+    assert actual.dtype == torch.float32
+    np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+METRIC_CASES = {
+    "Accuracy": (lambda m: m.metrics.Accuracy(), ([[1], [2], [3], [4]], [[0], [2], [3], [4]]), {}),
+    "SparseCategoricalAccuracy": (lambda m: m.metrics.SparseCategoricalAccuracy(),
+                                  (A([[2], [1]]), A([[0.1, 0.6, 0.3], [0.05, 0.95, 0]])), {}),
+    "Mean weighted": (lambda m: m.metrics.Mean(), ([1, 3, 5, 7],), {"sample_weight": [1, 1, 0, 0]}),
+    "Precision": (lambda m: m.metrics.Precision(), ([0, 1, 1, 1], [1, 0, 1, 1]), {}),
+    "Recall": (lambda m: m.metrics.Recall(), ([0, 1, 1, 1], [1, 0, 1, 1]), {}),
+    "BinaryAccuracy": (lambda m: m.metrics.BinaryAccuracy(), ([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]]), {}),
+    "MeanSquaredError": (lambda m: m.metrics.MeanSquaredError(), ([[0, 1], [0, 0]], [[1, 1], [0, 0]]), {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(METRIC_CASES))
+def test_metrics_update_from_lists_and_arrays_like_keras(keras, case):
+    make, args, kwargs = METRIC_CASES[case]
+    k_metric, n_metric = make(keras), make(nnkit)
+    k_metric.update_state(*args, **kwargs)
+    n_metric.update_state(*args, **kwargs)
+    assert float(n_metric.result()) == pytest.approx(float(keras.ops.convert_to_numpy(k_metric.result())), rel=1e-6)
+
+
+@pytest.mark.parametrize(("name", "std"), [("GlorotUniform", math.sqrt(2.0 / 500)), ("GlorotNormal", math.sqrt(2.0 / 500)),
+                                           ("HeNormal", math.sqrt(2.0 / 200)), ("HeUniform", math.sqrt(2.0 / 200)),
+                                           ("LecunNormal", math.sqrt(1.0 / 200)), ("RandomNormal", 0.05),
+                                           ("Zeros", 0.0), ("Ones", 0.0)])
+def test_initializers_return_a_tensor_of_a_shape_with_keras_fans(keras, name, std):
+    """Fans follow Keras's layout: a (200, 300) kernel has 200 inputs and 300 units."""
+    ours = getattr(nnkit.initializers, name)()(shape=(200, 300))
+    theirs = keras.ops.convert_to_numpy(getattr(keras.initializers, name)()(shape=(200, 300)))
+    assert tuple(ours.shape) == theirs.shape and ours.dtype == torch.float32
+    assert float(ours.std()) == pytest.approx(float(theirs.std()), rel=0.05, abs=1e-6)
+    assert float(ours.std()) == pytest.approx(std, rel=0.05, abs=1e-6)
+    assert nnkit.initializers.get("glorot_uniform")((2, 2)).shape == (2, 2)
+
+
+def test_every_callback_hook_receives_a_dict_of_logs(rng):
+    seen = {}
+
+    class Recorder(nnkit.callbacks.Callback):  # Keras's "writing your own callbacks" pattern
+        def _record(self, hook, logs):
+            seen[hook] = list(logs.keys())
+
+        def on_train_begin(self, logs=None):
+            self._record("on_train_begin", logs)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._record("on_epoch_begin", logs)
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._record("on_train_batch_begin", logs)
+
+        def on_test_begin(self, logs=None):
+            self._record("on_test_begin", logs)
+
+        def on_predict_begin(self, logs=None):
+            self._record("on_predict_begin", logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self._record("on_epoch_end", logs)
+
+    model = nnkit.Sequential([nnkit.Input(shape=(3,)), nnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = rng.normal(size=(8, 3)), rng.normal(size=(8, 1))
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[Recorder()], validation_data=(x, y))
+    model.predict(x, verbose=0, callbacks=[Recorder()])
+    assert seen["on_train_begin"] == [] and seen["on_epoch_begin"] == [] and seen["on_predict_begin"] == []
+    assert seen["on_epoch_end"] == ["loss", "val_loss"]
