@@ -7,6 +7,7 @@
 
 from nnkit import (
     activations,
+    backend,
     callbacks,
     config,
     constraints,
@@ -28,7 +29,8 @@ from nnkit.models import Model, Sequential
 __version__ = "0.1.0"
 
 __all__ = [
-    "Input", "KerasTensor", "Layer", "Model", "Sequential", "__version__", "activations", "callbacks", "config",
+    "Input", "KerasTensor", "Layer", "Model", "Sequential", "__version__", "activations", "backend", "callbacks",
+    "config",
     "constraints", "initializers", "layers", "losses", "metrics", "models", "ops", "optimizers", "random",
     "regularizers", "saving", "utils",
 ]

@@ -150,6 +150,68 @@ def mish(x: Tensor) -> Tensor:
     return F.mish(x)
 
 
+def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    return F.celu(x, alpha=alpha)
+
+
+def glu(x: Tensor, axis: int = -1) -> Tensor:
+    """Gated linear unit: the first half of ``axis`` times the sigmoid of the second half."""
+    return F.glu(x, dim=axis)
+
+
+def hard_shrink(x: Tensor, threshold: float = 0.5) -> Tensor:
+    """``x`` where ``|x| > threshold``, else 0."""
+    return F.hardshrink(x, threshold)
+
+
+def soft_shrink(x: Tensor, threshold: float = 0.5) -> Tensor:
+    """``x`` moved ``threshold`` towards 0, and 0 within ``threshold``."""
+    return F.softshrink(x, threshold)
+
+
+def hard_tanh(x: Tensor) -> Tensor:
+    """``x`` clipped to [-1, 1]."""
+    return F.hardtanh(x)
+
+
+def log_sigmoid(x: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, computed stably."""
+    return F.logsigmoid(x)
+
+
+def tanh_shrink(x: Tensor) -> Tensor:
+    """``x - tanh(x)``."""
+    return F.tanhshrink(x)
+
+
+def squareplus(x: Tensor, b: float = 4.0) -> Tensor:
+    """``(x + sqrt(x ** 2 + b)) / 2``."""
+    return (x + torch.sqrt(x * x + b)) / 2.0
+
+
+def sparse_plus(x: Tensor) -> Tensor:
+    """0 below -1, ``(x + 1) ** 2 / 4`` between -1 and 1, ``x`` above."""
+    return torch.where(x <= -1.0, torch.zeros_like(x), torch.where(x >= 1.0, x, (x + 1.0) ** 2 / 4.0))
+
+
+def sparsemax(x: Tensor, axis: int = -1) -> Tensor:
+    """The Euclidean projection of ``x`` onto the probability simplex along ``axis`` (sparse softmax)."""
+    z = x.movedim(axis, -1)
+    ordered, _ = torch.sort(z, dim=-1, descending=True)
+    ranks = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
+    cumulative = ordered.cumsum(dim=-1)
+    support = (1 + ranks * ordered) > cumulative
+    k = support.sum(dim=-1, keepdim=True)
+    tau = (cumulative.gather(-1, k - 1) - 1) / k.to(z.dtype)
+    return torch.clamp(z - tau, min=0).movedim(-1, axis)
+
+
+def threshold(x: Tensor, threshold: float, default_value: float) -> Tensor:
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    return torch.where(x > threshold, x, torch.full_like(x, default_value))
+
+
 _register("linear", linear, nn.Identity, aliases=("identity",))
 _register("relu", relu, nn.ReLU)
 _register("sigmoid", sigmoid, nn.Sigmoid)
@@ -168,6 +230,18 @@ _register("hard_sigmoid", hard_sigmoid, nn.Hardsigmoid)
 _register("hard_silu", hard_silu, nn.Hardswish, aliases=("hard_swish",))
 _register("relu6", relu6, nn.ReLU6)
 _register("mish", mish, nn.Mish)
+_register("celu", celu, nn.CELU)
+_register("glu", glu, lambda: nn.GLU(dim=-1))
+_register("hard_shrink", hard_shrink, nn.Hardshrink)
+_register("soft_shrink", soft_shrink, nn.Softshrink)
+_register("hard_tanh", hard_tanh, nn.Hardtanh)
+_register("log_sigmoid", log_sigmoid, nn.LogSigmoid)
+_register("tanh_shrink", tanh_shrink, nn.Tanhshrink)
+_register("squareplus", squareplus, lambda: Function(squareplus))
+_register("sparse_plus", sparse_plus, lambda: Function(sparse_plus))
+_register("sparsemax", sparsemax, lambda: Function(sparsemax))
+threshold = _takes_arrays(threshold)  # needs its arguments, so it is a function only, not an activation name
+swish, hard_swish = silu, hard_silu  # Keras's other names of these functions
 
 
 

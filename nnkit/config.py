@@ -1,4 +1,5 @@
-"""Global settings, mirroring ``keras.config``: float type and default device."""
+"""Global settings, mirroring ``keras.config``: float type, fuzz factor, image layout, dtype policy, backend
+and default device."""
 
 from __future__ import annotations
 
@@ -13,6 +14,41 @@ _IMAGE_DATA_FORMAT = "channels_last"
 _DEVICE: str | None = os.environ.get("NNKIT_DEVICE") or None
 _FLOAT_TYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
                 "float64": torch.float64}
+
+
+_EPSILON = 1e-7
+
+
+def epsilon() -> float:
+    """The fuzz factor losses and metrics use to avoid dividing by zero or taking log(0) (``1e-7``)."""
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    """Set the fuzz factor returned by :func:`epsilon`."""
+    global _EPSILON
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ConfigError(f"epsilon must be a number in (0, 1). Received: {value!r}.")
+    _EPSILON = float(value)
+
+
+def backend() -> str:
+    """The backend nnkit runs on: always ``'torch'``."""
+    return "torch"
+
+
+def dtype_policy() -> object:
+    """The global dtype policy (see ``nnkit.mixed_precision``)."""
+    from nnkit import mixed_precision
+
+    return mixed_precision.global_policy()
+
+
+def set_dtype_policy(policy: object) -> None:
+    """Set the global dtype policy: ``'float32'``, ``'mixed_float16'`` or ``'mixed_bfloat16'``."""
+    from nnkit import mixed_precision
+
+    mixed_precision.set_global_policy(policy)
 
 
 def floatx() -> str:

@@ -18,11 +18,11 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from nnkit.config import float_dtype
+from nnkit.config import epsilon, float_dtype
 from nnkit.errors import ConfigError, DataError
 from nnkit.registry import Configurable, Registry
 
-EPSILON = 1e-7
+EPSILON = 1e-7  # the default of nnkit.config.epsilon(), which the losses read when they run
 LOSSES: Registry[Callable[..., Loss]] = Registry("loss", "losses")
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
 
@@ -88,7 +88,7 @@ def mean_absolute_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
 def mean_absolute_percentage_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``100 * mean(|(y_true - y_pred) / max(|y_true|, eps)|, axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "mean_absolute_percentage_error")
-    diff = (y_true - y_pred).abs() / y_true.abs().clamp_min(EPSILON)
+    diff = (y_true - y_pred).abs() / y_true.abs().clamp_min(epsilon())
     return 100.0 * diff.mean(dim=-1)
 
 
@@ -96,8 +96,8 @@ def mean_absolute_percentage_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
 def mean_squared_logarithmic_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1)) ** 2, axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "mean_squared_logarithmic_error")
-    first = torch.log1p(y_pred.clamp_min(EPSILON))
-    second = torch.log1p(y_true.clamp_min(EPSILON))
+    first = torch.log1p(y_pred.clamp_min(epsilon()))
+    second = torch.log1p(y_true.clamp_min(epsilon()))
     return torch.square(first - second).mean(dim=-1)
 
 
@@ -126,7 +126,7 @@ def binary_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = Fals
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
     if from_logits:
         return F.binary_cross_entropy_with_logits(y_pred, y_true, reduction="none").mean(dim=-1)
-    p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+    p = y_pred.clamp(epsilon(), 1.0 - epsilon())
     return -(y_true * torch.log(p) + (1.0 - y_true) * torch.log1p(-p)).mean(dim=-1)
 
 
@@ -140,7 +140,7 @@ def categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool =
     if from_logits:
         return F.cross_entropy(y_pred.movedim(-1, 1), y_true.movedim(-1, 1), reduction="none")
     p = y_pred / y_pred.sum(dim=-1, keepdim=True)
-    return -(y_true * torch.log(p.clamp(EPSILON, 1.0 - EPSILON))).sum(dim=-1)
+    return -(y_true * torch.log(p.clamp(epsilon(), 1.0 - epsilon()))).sum(dim=-1)
 
 
 @_takes_arrays(sparse=True)
@@ -159,15 +159,15 @@ def sparse_categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits:
     if from_logits:
         return F.cross_entropy(y_pred.movedim(-1, 1), labels, reduction="none")
     p = y_pred / y_pred.sum(dim=-1, keepdim=True)
-    log_p = torch.log(p.clamp(EPSILON, 1.0 - EPSILON))
+    log_p = torch.log(p.clamp(epsilon(), 1.0 - epsilon()))
     return -log_p.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
 @_takes_arrays
 def kl_divergence(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``sum(y_true * log(y_true / y_pred), axis=-1)`` with both clipped to ``[eps, 1]``."""
-    y_true = _same_shape(y_true, y_pred, "kl_divergence").clamp(EPSILON, 1.0)
-    y_pred = y_pred.clamp(EPSILON, 1.0)
+    y_true = _same_shape(y_true, y_pred, "kl_divergence").clamp(epsilon(), 1.0)
+    y_pred = y_pred.clamp(epsilon(), 1.0)
     return (y_true * torch.log(y_true / y_pred)).sum(dim=-1)
 
 
@@ -175,7 +175,7 @@ def kl_divergence(y_true: Tensor, y_pred: Tensor) -> Tensor:
 def poisson(y_true: Tensor, y_pred: Tensor) -> Tensor:
     """``mean(y_pred - y_true * log(y_pred + eps), axis=-1)``."""
     y_true = _same_shape(y_true, y_pred, "poisson")
-    return (y_pred - y_true * torch.log(y_pred + EPSILON)).mean(dim=-1)
+    return (y_pred - y_true * torch.log(y_pred + epsilon())).mean(dim=-1)
 
 
 def _hinge_labels(y_true: Tensor) -> Tensor:

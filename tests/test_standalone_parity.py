@@ -47,9 +47,11 @@ def test_losses_take_numpy_arrays_like_keras(keras, case):
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "gelu", "elu", "selu", "softplus",
-                                  "softsign", "silu", "exponential", "hard_sigmoid", "relu6", "mish"])
+                                  "softsign", "silu", "exponential", "hard_sigmoid", "relu6", "mish", "celu", "glu",
+                                  "hard_shrink", "soft_shrink", "hard_tanh", "log_sigmoid", "tanh_shrink",
+                                  "squareplus", "sparse_plus", "sparsemax", "hard_swish", "hard_silu"])
 def test_activations_take_lists_like_keras(keras, name):
-    values = [[-2.0, -0.5, 0.0, 0.5, 3.0]]
+    values = [[-2.0, -0.5, 0.0, 0.5, 3.0, 1.5]]
     expected = keras.ops.convert_to_numpy(getattr(keras.activations, name)(np.array(values, dtype="float32")))
     actual = getattr(nnkit.activations, name)(values)
     assert actual.dtype == torch.float32
@@ -123,3 +125,26 @@ def test_every_callback_hook_receives_a_dict_of_logs(rng):
     model.predict(x, verbose=0, callbacks=[Recorder()])
     assert seen["on_train_begin"] == [] and seen["on_epoch_begin"] == [] and seen["on_predict_begin"] == []
     assert seen["on_epoch_end"] == ["loss", "val_loss"]
+
+
+def test_threshold_and_activations_by_name_in_layers(keras):
+    x = [[-2.0, 0.2, 0.7, 3.0]]
+    expected = keras.ops.convert_to_numpy(keras.activations.threshold(np.array(x, dtype="float32"), 0.5, -1.0))
+    np.testing.assert_allclose(nnkit.activations.threshold(x, 0.5, -1.0).numpy(), expected)
+    dense = nnkit.layers.Dense(4, activation="sparsemax")
+    probabilities = dense(np.ones((2, 3), dtype="float32")).detach()
+    np.testing.assert_allclose(probabilities.sum(dim=-1).numpy(), [1.0, 1.0], rtol=1e-6)
+
+
+def test_config_and_backend_names(keras):
+    assert nnkit.config.backend() == keras.config.backend() == "torch"
+    assert nnkit.config.epsilon() == keras.config.epsilon()
+    nnkit.config.set_epsilon(1e-3)
+    try:
+        value = float(nnkit.losses.binary_crossentropy(np.array([1.0]), np.array([0.0])))
+    finally:
+        nnkit.config.set_epsilon(1e-7)
+    assert value == pytest.approx(-math.log(1e-3), rel=1e-6)
+    assert nnkit.backend.floatx() == "float32" and str(nnkit.config.dtype_policy().name) == "float32"
+    nnkit.backend.clear_session()
+    assert nnkit.layers.Dense(1).name == "dense"

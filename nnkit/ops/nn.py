@@ -9,10 +9,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from nnkit.config import epsilon
 from nnkit.errors import ConfigError
 from nnkit.ops.core import convert_to_tensor, dtype_of, floating
-
-_EPSILON = 1e-7
 
 
 def relu(x: Any) -> Tensor:
@@ -77,7 +76,7 @@ def binary_crossentropy(target: Any, output: Any, from_logits: bool = False) -> 
     target, output = floating(target), floating(output)
     if from_logits:
         return F.binary_cross_entropy_with_logits(output, target.to(output.dtype), reduction="none")
-    output = output.clamp(_EPSILON, 1.0 - _EPSILON)
+    output = output.clamp(epsilon(), 1.0 - epsilon())
     return -(target * torch.log(output) + (1.0 - target) * torch.log(1.0 - output))
 
 
@@ -90,7 +89,7 @@ def categorical_crossentropy(target: Any, output: Any, from_logits: bool = False
     if from_logits:
         return -(target * torch.log_softmax(output, dim=axis)).sum(dim=axis)
     output = output / output.sum(dim=axis, keepdim=True)
-    return -(target * torch.log(output.clamp(_EPSILON, 1.0 - _EPSILON))).sum(dim=axis)
+    return -(target * torch.log(output.clamp(epsilon(), 1.0 - epsilon()))).sum(dim=axis)
 
 
 def sparse_categorical_crossentropy(target: Any, output: Any, from_logits: bool = False, axis: int = -1) -> Tensor:
