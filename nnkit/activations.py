@@ -274,3 +274,14 @@ def serialize(identifier: str | Callable | None) -> str | Callable | None:
         if ACTIVATIONS.get(name)[0] is identifier:
             return name
     return identifier
+
+
+def deserialize(config: str | dict | Callable | None, custom_objects: dict | None = None) -> Callable[..., Tensor]:
+    """The activation function a name (or :func:`serialize` output) describes."""
+    from nnkit.saving import custom_object_scope, get_custom_object
+
+    with custom_object_scope(custom_objects):
+        if isinstance(config, dict):
+            config = config.get("config", config.get("class_name"))
+        found = get_custom_object(config) if isinstance(config, str) and config not in ACTIVATIONS else None
+        return found if found is not None else get(config)

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from nnkit.errors import ConfigError
-from nnkit.registry import Configurable, Registry
+from nnkit.registry import Configurable, Registry, serializers
 
 CONSTRAINTS: Registry[type[Constraint]] = Registry("constraint")
 
@@ -193,3 +193,5 @@ def constraint_terms(pairs: list[tuple[Tensor | None, Any]]) -> list[tuple[Tenso
     resolved = [(tensor, get(c)) for tensor, c in pairs if tensor is not None]
     return [(tensor, c) for tensor, c in resolved if c is not None]
 
+
+serialize, deserialize = serializers(get, "constraint")

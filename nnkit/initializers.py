@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from nnkit.errors import ConfigError
-from nnkit.registry import Configurable, Registry, snake_case
+from nnkit.registry import Configurable, Registry, serializers, snake_case
 
 INITIALIZERS: Registry[type[Initializer]] = Registry("initializer")
 
@@ -219,3 +219,33 @@ class _CallableInitializer(Initializer):
         result = self.fn(tensor)
         if isinstance(result, Tensor) and result is not tensor:
             tensor.copy_(result)
+
+
+@INITIALIZERS.register("identity", aliases=("Identity", "IdentityInitializer"))
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D weights only).
+
+    Args:
+        gain: The value on the diagonal.
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = float(gain)
+
+    def fill(self, tensor: Tensor) -> None:
+        if tensor.ndim != 2:
+            raise ConfigError(f"Identity initializer needs a 2-D weight; received shape {tuple(tensor.shape)}.")
+        tensor.copy_(torch.eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device) * self.gain)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain}
+
+
+serialize, deserialize = serializers(get, "initializer")
+
+# Keras's lowercase spellings of the classes (keras.initializers.glorot_uniform() is GlorotUniform()).
+constant, zeros, ones, identity = Constant, Zeros, Ones, Identity
+random_normal, random_uniform, truncated_normal = RandomNormal, RandomUniform, TruncatedNormal
+variance_scaling, orthogonal, OrthogonalInitializer, IdentityInitializer = VarianceScaling, Orthogonal, Orthogonal, Identity
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+he_uniform, he_normal, lecun_uniform, lecun_normal = HeUniform, HeNormal, LecunUniform, LecunNormal

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from nnkit.config import epsilon, float_dtype
 from nnkit.errors import ConfigError, DataError
-from nnkit.registry import Configurable, Registry
+from nnkit.registry import Configurable, Registry, serializers
 
 EPSILON = 1e-7  # the default of nnkit.config.epsilon(), which the losses read when they run
 LOSSES: Registry[Callable[..., Loss]] = Registry("loss", "losses")
@@ -535,3 +535,6 @@ mse, mae, mape, msle = (mean_squared_error, mean_absolute_error, mean_absolute_p
                         mean_squared_logarithmic_error)
 kld = kullback_leibler_divergence = kl_divergence
 logcosh = log_cosh
+
+
+serialize, deserialize = serializers(get, "loss")

@@ -158,3 +158,24 @@ class Configurable:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def serializers(get: Callable[[Any], Any], what: str) -> tuple[Callable[[Any], Any], Callable[..., Any]]:
+    """Keras's ``serialize``/``deserialize`` pair for a module whose objects ``get`` resolves: an object to its
+    ``{"class_name", "config"}`` form, and such a form (or a name) back to an object."""
+
+    def serialize(obj: Any) -> Any:
+        """``obj`` as the config a saved model stores for it."""
+        from nnkit.saving import serialize as serialize_value
+
+        return serialize_value(obj, what)
+
+    def deserialize(config: Any, custom_objects: dict[str, Any] | None = None) -> Any:
+        """The object a :func:`serialize` config (or a name) describes."""
+        from nnkit.saving import custom_object_scope
+        from nnkit.saving import deserialize as deserialize_value
+
+        with custom_object_scope(custom_objects):
+            return get(deserialize_value(config) if isinstance(config, dict) else config)
+
+    return serialize, deserialize

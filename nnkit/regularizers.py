@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from nnkit.errors import ConfigError
-from nnkit.registry import Configurable, Registry
+from nnkit.registry import Configurable, Registry, serializers
 
 REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer")
 
@@ -110,3 +110,6 @@ def get(identifier: str | dict | Regularizer | None) -> Regularizer | None:
     if callable(identifier):
         return identifier
     raise ConfigError(f"Expected a regularizer name, dict or instance. Received: {identifier!r}.")
+
+
+serialize, deserialize = serializers(get, "regularizer")

@@ -148,3 +148,45 @@ def test_config_and_backend_names(keras):
     assert nnkit.backend.floatx() == "float32" and str(nnkit.config.dtype_policy().name) == "float32"
     nnkit.backend.clear_session()
     assert nnkit.layers.Dense(1).name == "dense"
+
+
+def test_pad_sequences_matches_keras(keras):
+    sequences = [[1, 2, 3], [4], [5, 6, 7, 8], []]
+    for kwargs in ({}, {"maxlen": 2}, {"padding": "post"}, {"maxlen": 3, "truncating": "post", "value": -1}):
+        np.testing.assert_array_equal(nnkit.utils.pad_sequences(sequences, **kwargs),
+                                      keras.utils.pad_sequences(sequences, **kwargs))
+    with pytest.raises(ValueError, match="padding 'pre' or 'post'"):
+        nnkit.utils.pad_sequences(sequences, padding="middle")
+
+
+def test_every_module_with_get_has_serialize_and_deserialize():
+    for module, obj in ((nnkit.initializers, nnkit.initializers.HeNormal(seed=3)),
+                        (nnkit.regularizers, nnkit.regularizers.L2(0.1)),
+                        (nnkit.constraints, nnkit.constraints.MaxNorm(2.0)),
+                        (nnkit.losses, nnkit.losses.Huber(delta=2.0)),
+                        (nnkit.optimizers, nnkit.optimizers.Adam(learning_rate=0.01)),
+                        (nnkit.metrics, nnkit.metrics.MeanAbsoluteError())):
+        config = module.serialize(obj)
+        again = module.deserialize(config)
+        assert type(again) is type(obj) and module.serialize(again) == config
+    assert nnkit.activations.deserialize(nnkit.activations.serialize(nnkit.activations.gelu)) is nnkit.activations.gelu
+
+
+def test_keras_spellings_of_initializers_and_registration_helpers(keras):
+    for name in ("glorot_uniform", "he_normal", "lecun_uniform", "orthogonal", "zeros", "identity"):
+        assert isinstance(getattr(nnkit.initializers, name)(), nnkit.initializers.Initializer)
+    eye = nnkit.initializers.Identity(gain=2.0)(shape=(3, 3))
+    np.testing.assert_array_equal(eye.numpy(), keras.ops.convert_to_numpy(keras.initializers.Identity(2.0)(shape=(3, 3))))
+
+    def scaled(x):
+        return 2 * x
+
+    nnkit.utils.get_custom_objects()["scaled_for_test"] = scaled
+    try:
+        assert nnkit.saving.get_registered_object("scaled_for_test") is scaled
+        assert nnkit.utils.get_registered_object("other", custom_objects={"other": scaled}) is scaled
+    finally:
+        del nnkit.utils.get_custom_objects()["scaled_for_test"]
+    assert nnkit.utils.is_keras_tensor(nnkit.Input(shape=(2,))) and not nnkit.utils.is_keras_tensor(np.ones(2))
+    assert nnkit.utils.unpack_x_y_sample_weight((1, 2)) == (1, 2, None)
+    assert nnkit.utils.pack_x_y_sample_weight(1, 2) == (1, 2)

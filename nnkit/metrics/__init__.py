@@ -52,7 +52,7 @@ from nnkit.metrics.regression import (
     R2Score,
     RootMeanSquaredError,
 )
-from nnkit.registry import closest, snake_case
+from nnkit.registry import closest, serializers, snake_case
 
 __all__ = [
     "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "ConfusionMatrix", "ConfusionMatrixResult",
@@ -157,3 +157,6 @@ def get(identifier: str | dict | Metric | type | Callable[..., Any], *, loss: lo
     if output_shape:
         metric.check_compatible(tuple(output_shape), _integer_labels(loss, tuple(target_shape), tuple(output_shape)))
     return metric
+
+
+serialize, deserialize = serializers(get, "metric")

@@ -19,8 +19,11 @@ from nnkit.optimizers.optimizers import (
     TorchOptimizer,
     get,
 )
+from nnkit.registry import serializers
+
+serialize, deserialize = serializers(get, "optimizer")
 
 __all__ = [
     "OPTIMIZERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "KerasRMSprop", "Nadam", "Optimizer",
-    "RMSprop", "TorchOptimizer", "get", "schedules",
+    "RMSprop", "TorchOptimizer", "deserialize", "get", "schedules", "serialize",
 ]

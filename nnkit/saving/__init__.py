@@ -10,7 +10,9 @@ from nnkit.saving.model_file import load_model, load_weights, save_model, save_w
 from nnkit.saving.object_registration import (
     custom_object_scope,
     get_custom_object,
+    get_custom_objects,
     get_registered_name,
+    get_registered_object,
     register_serializable,
 )
 from nnkit.saving.serialization import deserialize, serialize
@@ -22,6 +24,6 @@ deserialize_keras_object = deserialize
 
 __all__ = [
     "CustomObjectScope", "custom_object_scope", "deserialize", "deserialize_keras_object", "get_custom_object",
-    "get_registered_name", "load_model", "load_weights", "register_keras_serializable", "register_serializable",
+    "get_custom_objects", "get_registered_name", "get_registered_object", "load_model", "load_weights", "register_keras_serializable", "register_serializable",
     "save_model", "save_weights", "serialize", "serialize_keras_object",
 ]

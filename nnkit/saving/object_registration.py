@@ -119,3 +119,16 @@ def known_custom_names() -> list[str]:
     """Names visible to :func:`get_custom_object` (for error messages)."""
     names = {name for scope in _stack() for name in scope}
     return sorted(names | set(_REGISTERED))
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The global registry of custom objects, as Keras's ``get_custom_objects()``: adding ``{name: obj}`` to it
+    makes ``obj`` loadable by ``name``."""
+    return _REGISTERED
+
+
+def get_registered_object(name: str, custom_objects: dict[str, Any] | None = None,
+                          module_objects: dict[str, Any] | None = None) -> Any | None:
+    """The object registered (or passed in ``custom_objects``/``module_objects``) under ``name``, or ``None``."""
+    with custom_object_scope({**(module_objects or {}), **(custom_objects or {})}):
+        return get_custom_object(name)

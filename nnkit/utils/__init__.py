@@ -1,12 +1,48 @@
 """Utilities mirroring ``keras.utils``: label encoding, seeding, session naming and plots of results."""
 
+from nnkit.layers.symbolic import KerasTensor
+from nnkit.saving import (
+    CustomObjectScope,
+    custom_object_scope,
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
 from nnkit.utils.naming import clear_session
 from nnkit.utils.numerical import normalize, to_categorical
 from nnkit.utils.seeding import set_random_seed
+from nnkit.utils.sequences import pad_sequences
+
+
+def is_keras_tensor(x: object) -> bool:
+    """Whether ``x`` is a symbolic tensor (from ``Input`` or a layer called on one)."""
+    return isinstance(x, KerasTensor)
+
+
+def pack_x_y_sample_weight(x: object, y: object = None, sample_weight: object = None) -> tuple:
+    """``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``, as a custom ``train_step`` receives data."""
+    if y is None:
+        return (x,)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data: object) -> tuple:
+    """``(x, y, sample_weight)`` from what a custom ``train_step`` receives (missing parts are ``None``)."""
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return data, None, None
+    return (*data, None, None)[:3] if len(data) <= 3 else (data, None, None)
+
 
 __all__ = [
-    "clear_session", "normalize", "plot_confusion_matrix", "plot_history", "save_figure", "set_random_seed",
-    "to_categorical",
+    "CustomObjectScope", "clear_session", "custom_object_scope", "deserialize_keras_object", "get_custom_objects",
+    "get_registered_name", "get_registered_object", "is_keras_tensor", "normalize", "pack_x_y_sample_weight",
+    "pad_sequences", "plot_confusion_matrix", "plot_history", "register_keras_serializable", "save_figure",
+    "serialize_keras_object", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight",
 ]
 
 _PLOTTING = ("plot_confusion_matrix", "plot_history", "save_figure")
