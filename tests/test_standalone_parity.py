@@ -190,3 +190,33 @@ def test_keras_spellings_of_initializers_and_registration_helpers(keras):
     assert nnkit.utils.is_keras_tensor(nnkit.Input(shape=(2,))) and not nnkit.utils.is_keras_tensor(np.ones(2))
     assert nnkit.utils.unpack_x_y_sample_weight((1, 2)) == (1, 2, None)
     assert nnkit.utils.pack_x_y_sample_weight(1, 2) == (1, 2)
+
+
+LOSS_METRICS = {
+    "BinaryCrossentropy": ([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]),
+    "CategoricalCrossentropy": ([[0, 1, 0], [0, 0, 1]], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]),
+    "SparseCategoricalCrossentropy": ([1, 2], [[0.05, 0.95, 0], [0.1, 0.8, 0.1]]),
+    "KLDivergence": ([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]),
+    "Poisson": ([[0, 1], [0, 0]], [[1, 1], [0, 0]]),
+    "Hinge": ([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]),
+    "SquaredHinge": ([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]),
+    "CategoricalHinge": ([[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_METRICS))
+def test_losses_as_metrics_match_keras(keras, name):
+    y_true, y_pred = (np.array(v, dtype="float32") for v in LOSS_METRICS[name])
+    k_metric, n_metric = getattr(keras.metrics, name)(), getattr(nnkit.metrics, name)()
+    for metric in (k_metric, n_metric):
+        metric.update_state(y_true, y_pred)
+        metric.update_state(y_true[:1], y_pred[:1], sample_weight=np.array([0.5], dtype="float32"))
+    assert n_metric.name == k_metric.name
+    assert float(n_metric.result()) == pytest.approx(float(keras.ops.convert_to_numpy(k_metric.result())), rel=1e-5)
+
+
+def test_sum_matches_keras(keras):
+    k_metric, n_metric = keras.metrics.Sum(), nnkit.metrics.Sum()
+    for metric in (k_metric, n_metric):
+        metric.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    assert float(n_metric.result()) == float(keras.ops.convert_to_numpy(k_metric.result())) == 4.0
