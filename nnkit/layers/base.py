@@ -80,6 +80,9 @@ class Layer(nn.Module):
     #: Models compile their own module (see nnkit.models); a layer that is not a model may be a custom one.
     _is_model: ClassVar[bool] = False
 
+    #: Whether ``call`` takes ``training`` (then it receives the mode the call runs in, as Keras passes it).
+    _call_takes_training: ClassVar[bool] = False
+
     #: Whether ``dtype=`` names a compute dtype to check (``Input`` takes any dtype: it describes the data).
     checks_dtype: ClassVar[bool] = True
 
@@ -94,6 +97,8 @@ class Layer(nn.Module):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             cls.__init__ = capture_config(cls.__dict__["__init__"])
+        if "call" in cls.__dict__:  # Keras hands `training` to a call that names it
+            cls._call_takes_training = "training" in inspect.signature(cls.__dict__["call"]).parameters
         if "build" in cls.__dict__ and cls.call is not Layer.call and not cls._is_model:  # a custom layer's build
             cls.build = _marks_built(cls.__dict__["build"])
 
@@ -137,9 +142,13 @@ class Layer(nn.Module):
         enclosing call was given, else the layer's mode: inference, except while ``fit`` trains it.
         """
         state = calling.TRAINING
-        plain = (len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
-                 and state.value is None and not (self._forward_hooks or self._forward_pre_hooks or _HOOKS_FORWARD
-                                                  or _HOOKS_PRE or _HOOKS_BACKWARD or _HOOKS_BACKWARD_PRE))
+        # The mode needs no change when an enclosing call (or fit) set this layer's mode, or when nothing did and
+        # the layer infers; an outermost call of a layer left in training mode (a callback during fit) infers.
+        settled = state.value == self.training if state.value is not None else (state.depth > 0 or not self.training)
+        plain = (settled and len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
+                 and args[0].dtype in _DIRECT_DTYPES and not (self._forward_hooks or self._forward_pre_hooks
+                                                              or _HOOKS_FORWARD or _HOOKS_PRE or _HOOKS_BACKWARD
+                                                              or _HOOKS_BACKWARD_PRE))
         if plain and not state.custom_layers:  # the common case, kept cheap: a built layer on a tensor
             fast = self.__dict__.get("_fast_path")
             if fast is not None and state.logits_of is not self:
@@ -149,14 +158,16 @@ class Layer(nn.Module):
                     for child in children:
                         x = child(x)
                     return x
+            if self._call_takes_training:
+                return self.call(args[0], training=self.training)
             return self.call(args[0])  # what torch's __call__ would end in, without its bookkeeping
         if state.depth == 0:  # an outermost call: losses added by an earlier call are forgotten, as in Keras
             for layer in self.__dict__.get("_loss_owner_cache") or self._loss_owners():
                 layer.__dict__.pop("_added_losses", None)
         if plain:
-            return self._counted(type(self).call, args, {})
-        if len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None \
-                and state.value is None:  # hooks: through torch's __call__
+            return self._counted(type(self).forward, args, {})
+        if settled and len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None \
+                and args[0].dtype in _DIRECT_DTYPES:  # hooks: through torch's __call__
             return self._counted(nn.Module.__call__, args, kwargs)
         return self._counted(type(self)._call, (args, kwargs), {})
 
@@ -173,7 +184,7 @@ class Layer(nn.Module):
         """The custom layers in this layer (itself included), which may ``add_loss``; cached once built."""
         owners = self.__dict__.get("_loss_owner_cache")
         if owners is None:
-            owners = [m for m in self.modules() if isinstance(m, Layer) and m.__dict__.get("module") is m]
+            owners = [m for m in self.modules() if adds_losses(m)]
             if self.built:
                 self.__dict__["_loss_owner_cache"] = owners
         return owners
@@ -195,7 +206,9 @@ class Layer(nn.Module):
             self._build_for(args[0] if len(args) == 1 else list(args))
         outer = calling.TRAINING.value
         mode = outer if training is None else bool(training)
-        if mode is None or mode == self.training:  # the layer's own mode: inference unless fit switched it
+        if mode is None and calling.TRAINING.depth <= 1:  # an outermost call without `training`: inference
+            mode = False
+        if mode is None or mode == self.training:  # the mode an enclosing call or fit gave it
             return nn.Module.__call__(self, *args, **kwargs)
         calling.TRAINING.value, before = mode, self.training
         try:
@@ -206,7 +219,10 @@ class Layer(nn.Module):
             calling.TRAINING.value = outer
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """torch's entry point: :meth:`call` (so hooks and ``torch.compile`` see a normal module)."""
+        """torch's entry point: :meth:`call` (so hooks and ``torch.compile`` see a normal module), given the
+        mode it runs in as ``training`` when it takes one."""
+        if self._call_takes_training and "training" not in kwargs:
+            kwargs["training"] = self.training
         return self.call(*args, **kwargs)
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
@@ -216,6 +232,10 @@ class Layer(nn.Module):
         if module is None:
             module = self.module
         if calling.TRAINING.logits_of is self:  # a loss on the logits asked this layer to skip its activation
+            if self.layout != "torch" or not isinstance(inputs, Tensor) or inputs.ndim < 3:
+                for child in tuple(module._modules.values())[:-1]:
+                    inputs = child(inputs)
+                return inputs
             module = module[:-1]
         if self.layout == "torch" and isinstance(inputs, Tensor) and inputs.ndim >= 3:
             return calling.channels_last(module(inputs.movedim(-1, 1), *args, **kwargs))
@@ -596,6 +616,9 @@ class Layer(nn.Module):
         return f"{type(self).__name__}({', '.join(shown)})"
 
 
+# Tensors a built layer takes as they are; others (float64, ...) go the way that casts them, as Keras does.
+_DIRECT_DTYPES = frozenset({torch.float32, torch.int64, torch.int32, torch.bool})
+
 _HOOKS_FORWARD, _HOOKS_PRE = torch_module._global_forward_hooks, torch_module._global_forward_pre_hooks
 _HOOKS_BACKWARD, _HOOKS_BACKWARD_PRE = torch_module._global_backward_hooks, torch_module._global_backward_pre_hooks
 
@@ -617,6 +640,14 @@ def _marks_built(build: Any) -> Any:
         return result
 
     return wrapper
+
+
+def adds_losses(module: nn.Module) -> bool:
+    """Whether ``module`` is a layer or model with a ``call`` of its user's (which may ``add_loss``)."""
+    return isinstance(module, Layer) and not getattr(type(module).call, "_nnkit_builtin", False)
+
+
+Layer.call._nnkit_builtin = True  # type: ignore[attr-defined]
 
 
 def _keras_layout_fill(fill: Any, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:

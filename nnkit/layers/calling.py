@@ -88,7 +88,11 @@ def as_data(value: Any, layer: Any) -> Any:
 def as_tensor(value: Any, layer: Any) -> Any:
     """Data as Keras's torch backend takes it: floats in the float type of the weights, ints for layers
     that read ids (``Embedding``), tensors passed through."""
-    if isinstance(value, Tensor) or value is None or isinstance(value, (bool, str)):
+    if isinstance(value, Tensor):  # float64 data meets float32 weights as in Keras: cast to the float type
+        if value.is_floating_point() and layer.input_dtype is None and value.dtype != config.float_dtype():
+            return value.to(config.float_dtype())
+        return value
+    if value is None or isinstance(value, (bool, str)):
         return value
     if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
         value = value.to_numpy()
@@ -119,7 +123,8 @@ def dry_run_shape(layer: Any, input_shape: Any) -> Any:
                         "Fix call(), or define compute_output_shape(input_shape).") from exc
     finally:
         layer.train(was_training)
-        layer.__dict__.pop("_added_losses", None)
+        for module in layer.modules():  # losses added by this test call are not a real call's
+            module.__dict__.pop("_added_losses", None)
     return _output_shapes(output, input_shape, layer)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from nnkit.errors import ConfigError, DataError
 from nnkit.layers.base import LAYERS, Layer, Shape
 from nnkit.layers.core import InputLayer
-from nnkit.layers.symbolic import KerasTensor, Node, flatten, topological_nodes
+from nnkit.layers.symbolic import DTYPES, KerasTensor, Node, flatten, topological_nodes
 from nnkit.models.graph import compile_graph
 from nnkit.models.model import Model
 
@@ -116,6 +117,14 @@ class Functional(Model):
         source = self.inputs[0]
         readers = [node.layer for node in self._nodes if any(t is source for t in node.input_tensors)]
         return readers[0] if len(readers) == 1 and readers[0].input_dtype is not None else None
+
+    @property
+    def input_dtype(self) -> torch.dtype | None:  # type: ignore[override]
+        """The dtype data is converted to: an integer ``Input``'s own (token ids), else the first layer's."""
+        if len(self.inputs) == 1 and self.inputs[0].dtype.startswith(("int", "uint")):
+            return DTYPES[self.inputs[0].dtype]
+        first = self._first_layer()
+        return None if first is None else first.input_dtype
 
     def _declared_input_shape(self) -> Shape | None:
         return self.inputs[0].sample_shape if len(self.inputs) == 1 else None
@@ -278,4 +287,5 @@ def _tensor_refs(structure: Any, model: Functional) -> Any:
     return _node_ref(structure, own)
 
 
+Functional.call._nnkit_builtin = True  # type: ignore[attr-defined]  # the library's own call, not a user's
 LAYERS.register("functional", aliases=("Functional", "Model"))(Functional)

@@ -8,6 +8,7 @@ Sequential does; inputs and outputs are channels-last, as in Keras.
 
 from __future__ import annotations
 
+import keyword
 import operator
 from collections.abc import Callable
 from functools import partial
@@ -158,13 +159,15 @@ def _argument(value: Any, values: dict[int, _Value], graph: fx.Graph, layout: st
     return values[id(value)].moved(graph, layout).node
 
 
-def _identifier(name: str, graph: fx.Graph) -> str:
+def _identifier(name: str, graph: fx.Graph | None = None) -> str:
+    """``name`` as a Python identifier for the generated code (``lambda`` -> ``lambda_``, ``1x`` -> ``input_1x``)."""
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "input"
-    return cleaned if not cleaned[0].isdigit() else f"input_{cleaned}"
+    cleaned = cleaned if not cleaned[0].isdigit() else f"input_{cleaned}"
+    return f"{cleaned}_" if keyword.iskeyword(cleaned) or keyword.issoftkeyword(cleaned) else cleaned
 
 
 def _unique_child(root: nn.Module, name: str) -> str:
-    base = name.replace(".", "_")
+    base = _identifier(name)
     candidate, count = base, 0
     while hasattr(root, candidate):
         count += 1

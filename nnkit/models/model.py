@@ -343,6 +343,8 @@ class Model(Trainer, Layer):
         return f"{type(self).__name__}(name={self.name!r}, layers={self.layers!r})"
 
 
+Model.call._nnkit_builtin = True  # type: ignore[attr-defined]  # the library's own call, not a user's
+
 _FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
 
 

@@ -152,13 +152,14 @@ def unpack_validation(value: Any) -> tuple[Any, Any, Any]:
 
 
 # -- data ---------------------------------------------------------------------------------------------------
-def inputs(x: Any, what: str, first_layer: Layer | None = None) -> Tensor:
+def inputs(x: Any, what: str, first_layer: Layer | None = None, dtype: torch.dtype | None = None) -> Tensor:
     """Model inputs as a finite tensor, checked by and typed for the model's first layer (float unless
-    the layer declares an ``input_dtype``, as ``Embedding`` does for token ids)."""
+    the layer declares an ``input_dtype``, as ``Embedding`` does for token ids, or ``dtype`` says otherwise:
+    an integer ``Input``)."""
     if x is None:
         raise DataError(f"`{what}` is required; received None.")
     tensor = to_tensor(x, what)
-    dtype = None if first_layer is None else first_layer.input_dtype
+    dtype = dtype if dtype is not None else None if first_layer is None else first_layer.input_dtype
     if dtype is None:
         tensor = as_inputs(tensor)  # float64 values beyond float32's range become inf here and are caught
     check_finite(tensor, what)
@@ -174,7 +175,7 @@ def model_inputs(model: Model, x: Any, what: str) -> Any:
     if names is None or (len(names) == 1 and not isinstance(x, dict)):
         if names is not None and isinstance(x, (list, tuple)) and len(x) == 1 and not _is_numeric(x):
             x = x[0]
-        return inputs(x, what, model._first_layer())
+        return inputs(x, what, model._first_layer(), model.input_dtype)
     parts = outputs.ordered(x, names, what)
     tensors = []
     for name, part, source in zip(names, parts, model.inputs):

@@ -11,7 +11,7 @@ from torch import Tensor, fx, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from nnkit import distributed, losses
-from nnkit.layers.base import Layer
+from nnkit.layers.base import Layer, adds_losses
 from nnkit.mixed_precision import Policy
 from nnkit.models import graph, outputs
 from nnkit.training import acceleration
@@ -24,7 +24,7 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     """The training loop of a compiled, built model, and the hook handles it registered."""
     # the activity hooks go in first: the training forward must keep the containers they sit on
     layers = model._flat_layers()
-    penalty_fn, hooks = penalty(layers, model.device)
+    penalty_fn, hooks = penalty(layers, model.device, model)
     body, activation, loss = loss_path(module, model.layers[-1], model.loss, model)
     trainable = [p for p in module.parameters() if p.requires_grad]
     if distributed.world_size() > 1 and trainable:  # gradients averaged across ranks; rank 0's weights broadcast
@@ -34,6 +34,10 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
         forward = flat_forward(body)
     if model._io_counts()[0] > 1:
         forward = Spread(forward)
+    owners = [m for m in module.modules() if adds_losses(m)] + ([model] if adds_losses(model) else [])
+    if owners:  # losses added by an earlier call (an eager model(x)) are not this step's
+        forward = FreshLosses(forward, owners)
+    forward = InMode(forward, model)
     args = model._compile_args
     loss_fn = loss if args["loss_weight"] is None else Scaled(loss, args["loss_weight"])
     optimizer = model.optimizer
@@ -45,7 +49,7 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     if constraints and torch_optimizer is not None:
         hooks.append(torch_optimizer.register_step_post_hook(ConstraintProjection(constraints)))
     forward = accelerated(forward, args["policy"], args["jit_compile"], model.device, model.name)
-    functions = StepFunctions(module, forward, activation, loss_fn, penalty_fn, optimizer, metrics,
+    functions = StepFunctions(model, forward, activation, loss_fn, penalty_fn, optimizer, metrics,
                               scaler=acceleration.grad_scaler(args["policy"], model.device, args["auto_scale_loss"]),
                               loss_parts=getattr(model.loss, "part_names", None))
     return Loop(functions, control=model), hooks
@@ -130,13 +134,17 @@ def _subclass_loss_path(model: Any, loss: losses.Loss) -> tuple[nn.Module, Any, 
 
 
 def _output_layer(model: Any) -> Layer | None:
-    """The one built-in layer (called once) whose output object is what a test call of the model returns."""
+    """The one built-in layer (called once) whose output object is what a test call of the model returns,
+    when nothing else reads that output (another layer, or an ``add_loss``): only then may training skip
+    its activation without anyone seeing logits instead of probabilities."""
     from nnkit.layers import calling
 
     calls: list[tuple[Layer, Any]] = []
-    candidates = [m for m in model.modules() if isinstance(m, Layer) and m is not model and not m._custom
-                  and not m._is_model]
+    read: set[int] = set()
+    layers = [m for m in model.modules() if isinstance(m, Layer) and m is not model]
+    candidates = [m for m in layers if not m._custom and not m._is_model]
     handles = [m.register_forward_hook(lambda layer, _, output: calls.append((layer, output))) for m in candidates]
+    handles += [m.register_forward_pre_hook(lambda _, args: read.update(id(a) for a in args)) for m in layers]
     try:
         sample = [1 if d is None else d for d in model._shapes[0]] if isinstance(model._shapes[0], tuple) else None
         if sample is None:
@@ -151,8 +159,9 @@ def _output_layer(model: Any) -> Layer | None:
     finally:
         for handle in handles:
             handle.remove()
+    added = [m for m in model.modules() if m.__dict__.pop("_added_losses", None)]
     producers = [layer for layer, value in calls if value is output]
-    if len(producers) != 1 or sum(layer is producers[0] for layer, _ in calls) != 1:
+    if len(producers) != 1 or sum(layer is producers[0] for layer, _ in calls) != 1 or id(output) in read or added:
         return None
     return producers[0]
 
@@ -212,6 +221,37 @@ def flat_forward(module: nn.Sequential) -> Callable[[Tensor], Tensor]:
     return forward
 
 
+class InMode:
+    """Runs a forward pass with the module's train/eval mode as the layer calls' ``training`` context, so
+    layers called inside it (a subclassed model's, custom layers in a graph) follow fit and evaluate, while
+    a model called directly meanwhile (from a callback) infers, as in Keras (picklable)."""
+
+    def __init__(self, forward: Callable[..., Any], module: nn.Module) -> None:
+        self.forward, self.module = forward, module
+
+    def __call__(self, x: Any) -> Any:
+        from nnkit.layers import calling
+
+        state = calling.TRAINING
+        outer, state.value = state.value, self.module.training
+        try:
+            return self.forward(x)
+        finally:
+            state.value = outer
+
+
+class FreshLosses:
+    """Forgets the losses custom layers added before this step's forward pass (picklable)."""
+
+    def __init__(self, forward: Callable[..., Any], owners: list[Any]) -> None:
+        self.forward, self.owners = forward, owners
+
+    def __call__(self, x: Any) -> Any:
+        for owner in self.owners:
+            owner.__dict__.pop("_added_losses", None)
+        return self.forward(x)
+
+
 class Spread:
     """Calls a module of several inputs with a batch's tuple of input tensors (picklable)."""
 
@@ -237,7 +277,8 @@ class Scaled:
         return self.weight * self.loss(y_true, y_pred, sample_weight)
 
 
-def penalty(layers: list[Layer], device: torch.device) -> tuple[Callable[[], Tensor] | None, list[Any]]:
+def penalty(layers: list[Layer], device: torch.device,
+            owner: Any = None) -> tuple[Callable[[], Tensor] | None, list[Any]]:
     """The regularization added to each step's loss, and the hook handles it registered.
 
     Weight penalties plus activity penalties that forward hooks record (Keras semantics:
@@ -255,18 +296,19 @@ def penalty(layers: list[Layer], device: torch.device) -> tuple[Callable[[], Ten
     handles = [layer.module.register_forward_hook(ActivityPenalty(layer.activity_regularizer, activity))
                for layer in layers if layer.activity_regularizer is not None]
     # custom layers (their own `call`) may add_loss during the forward pass
-    custom = [m for layer in layers for m in layer.modules() if isinstance(m, Layer) and m.__dict__.get("module") is m]
+    scanned = [*layers, owner] if owner is not None else layers  # the model's own call may add_loss too
+    custom = list({id(m): m for layer in scanned for m in layer.modules() if adds_losses(m)}.values())
     if not terms and not handles and not custom:
         return None, handles
 
-    def total() -> Tensor:
+    def total() -> Tensor | None:
         values = [regularizer(tensor) for tensor, regularizer in terms] + activity
         for layer in custom:
             values += [torch.as_tensor(v).sum() for v in layer.__dict__.pop("_added_losses", [])]
         activity.clear()
         if len(values) == 1:
             return values[0]
-        return torch.stack(values).sum() if values else torch.zeros((), device=device)
+        return torch.stack(values).sum() if values else None  # None: nothing to add this step
 
     return total, handles
 

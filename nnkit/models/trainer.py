@@ -174,8 +174,9 @@ class Trainer:
             y_true = self.loss.prepare_targets(y_true, tuple(y_pred.shape[1:]))
         weights = None if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
         loss = self.loss(y_true, y_pred, weights)
-        penalty, _ = steps.penalty(self._flat_layers(), self.device) if self._compile_args else (None, [])
-        return loss if penalty is None else loss + penalty()
+        penalty, _ = steps.penalty(self._flat_layers(), self.device, self) if self._compile_args else (None, [])
+        extra = None if penalty is None else penalty()
+        return loss if extra is None else loss + extra
 
     @property
     def metrics_names(self) -> list[str]:
@@ -342,7 +343,7 @@ class Trainer:
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         source = self._source(x, batch_size=batch_size, steps=steps, targets=False)
-        loop = Loop(StepFunctions(self.module, self._predict_forward(), None, None, None, None, []), control=self)
+        loop = Loop(StepFunctions(self, self._predict_forward(), None, None, None, None, []), control=self)
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
         result = loop.predict_pass(source.batches(), cbs)
         if isinstance(result, tuple):  # several outputs: Keras's structure (a list, or a dict by output name)

@@ -66,7 +66,9 @@ class Loop:
     def _losses(self, y_pred: Any, y_true: Any, sample_weight: Tensor | None) -> Tensor:
         loss = self.steps.loss(y_true, y_pred, sample_weight)
         if self.steps.penalty is not None:
-            loss = loss + self.steps.penalty()
+            extra = self.steps.penalty()
+            if extra is not None:
+                loss = loss + extra
         return loss
 
     def _logged(self, loss: Tensor) -> Tensor:
