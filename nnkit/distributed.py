@@ -18,6 +18,7 @@ Example (two nodes with four GPUs each; run on each node with its ``--node_rank`
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -49,7 +50,18 @@ def initialize_from_environment(use_gpu: bool = True) -> bool:
                 )
             torch.cuda.set_device(local)
         dist.init_process_group(backend="nccl" if gpu else "gloo")
+        atexit.register(_leave_group)  # a group left to interpreter shutdown can abort the process
     return world_size() > 1
+
+
+def _leave_group() -> None:
+    """Leave the process group nnkit joined: every rank waits for the others, then the group is destroyed
+    (at exit, torch's background threads otherwise may be torn down mid-flight: "terminate called ...")."""
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def world_size() -> int:
