@@ -39,17 +39,24 @@ class Initializer(Configurable):
         initializer, return a new tensor of ``shape`` in Keras layout with Keras's fans:
         ``GlorotUniform()(shape=(2, 2))`` or ``GlorotUniform()((2, 2))``."""
         if not isinstance(tensor, Tensor):
-            from nnkit.layers.base import _keras_layout_fill
             from nnkit.ops.core import dtype_of
 
             shape = tensor if shape is None else shape
             if shape is None:
                 raise TypeError(f"{type(self).__name__} takes a shape, e.g. {type(self).__name__}()(shape=(2, 2)).")
             shape = (shape,) if isinstance(shape, int) else tuple(shape)
-            return _keras_layout_fill(self, shape, torch.float32 if dtype is None else dtype_of(dtype))
+            return self.keras_layout(shape, torch.float32 if dtype is None else dtype_of(dtype))
         with torch.no_grad():
             self.fill(tensor)
         return tensor
+
+    def keras_layout(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """A new tensor of Keras-layout ``shape`` (``(in, out)``, ``(*kernel, in, out)``) filled with Keras's
+        fans: :meth:`fill` reads torch's layout ``(out, in, *kernel)``, so fill that and permute."""
+        if len(shape) < 2:
+            return self(torch.empty(shape, dtype=dtype))
+        torch_layout = self(torch.empty((shape[-1], shape[-2], *shape[:-2]), dtype=dtype))
+        return torch_layout.permute(*range(2, len(shape)), 1, 0).contiguous()
 
     def fill(self, tensor: Tensor) -> None:
         raise NotImplementedError

@@ -370,7 +370,7 @@ class Layer(nn.Module):
             penalty, projection = regularizers.get(regularizer), constraints.get(constraint)
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"Layer '{self.name}': add_weight(name={name!r}): {exc}") from None
-        weight = nn.Parameter(_keras_layout_fill(fill, shape, config.float_dtype()), requires_grad=bool(trainable))
+        weight = nn.Parameter(fill.keras_layout(shape, config.float_dtype()), requires_grad=bool(trainable))
         key = name if name and name.isidentifier() and not hasattr(self, name) else f"weight_{len(self._parameters)}"
         self.register_parameter(key, weight)
         terms = self.__dict__.setdefault("_weight_terms", [])
@@ -431,8 +431,10 @@ class Layer(nn.Module):
 
     def _direct_sublayers(self) -> list[Layer]:
         """The outermost layers inside a custom layer (each reports its own sublayers); none for built-ins."""
-        if self.__dict__.get("module") is not self:
-            return []
+        return self._outer_layers() if self.__dict__.get("module") is self else []
+
+    def _outer_layers(self) -> list[Layer]:
+        """The layers this module holds as attributes (also in lists and dicts), not those inside them."""
         found: list[Layer] = []
 
         def visit(module: nn.Module) -> None:
@@ -623,11 +625,6 @@ _HOOKS_FORWARD, _HOOKS_PRE = torch_module._global_forward_hooks, torch_module._g
 _HOOKS_BACKWARD, _HOOKS_BACKWARD_PRE = torch_module._global_backward_hooks, torch_module._global_backward_pre_hooks
 
 
-def _global_hooks() -> bool:
-    """Whether any module-wide torch hook is registered (then layers go through ``nn.Module.__call__``)."""
-    return bool(_HOOKS_FORWARD or _HOOKS_PRE or _HOOKS_BACKWARD or _HOOKS_BACKWARD_PRE)
-
-
 def _marks_built(build: Any) -> Any:
     """Wrap a custom layer's ``build`` so that calling it directly, as Keras code does
     (``layer.build((None, 5))``), leaves the layer built for that shape."""
@@ -648,16 +645,6 @@ def adds_losses(module: nn.Module) -> bool:
 
 
 Layer.call._nnkit_builtin = True  # type: ignore[attr-defined]
-
-
-def _keras_layout_fill(fill: Any, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-    """A new tensor of Keras-layout ``shape`` (``(in, out)``, ``(*kernel, in, out)``) filled with Keras's fans:
-    nnkit's initializers read torch's layout ``(out, in, *kernel)``, so fill that and permute."""
-    if len(shape) < 2:
-        return fill(torch.empty(shape, dtype=dtype))
-    rank = len(shape)
-    torch_layout = fill(torch.empty((shape[-1], shape[-2], *shape[:-2]), dtype=dtype))
-    return torch_layout.permute(*range(2, rank), 1, 0).contiguous()
 
 
 def _serializable(value: Any) -> Any:

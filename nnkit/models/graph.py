@@ -47,7 +47,7 @@ def compile_graph(inputs: list[KerasTensor], outputs: list[KerasTensor], nodes: 
     graph = fx.Graph()
     values: dict[int, _Value] = {}
     for tensor in inputs:
-        placeholder = graph.placeholder(_identifier(tensor.name or "input", graph))
+        placeholder = graph.placeholder(_identifier(tensor.name or "input"))
         values[id(tensor)] = _Value(placeholder, tensor.ndim, "keras")
     targets: dict[int, str] = {}
     for node in nodes:
@@ -159,7 +159,7 @@ def _argument(value: Any, values: dict[int, _Value], graph: fx.Graph, layout: st
     return values[id(value)].moved(graph, layout).node
 
 
-def _identifier(name: str, graph: fx.Graph | None = None) -> str:
+def _identifier(name: str) -> str:
     """``name`` as a Python identifier for the generated code (``lambda`` -> ``lambda_``, ``1x`` -> ``input_1x``)."""
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name) or "input"
     cleaned = cleaned if not cleaned[0].isdigit() else f"input_{cleaned}"

@@ -93,14 +93,7 @@ class Model(Trainer, Layer):
     @property
     def layers(self) -> list[Layer]:
         """The layers the model holds as attributes (also in lists and dicts), in the order they were set."""
-        found: list[Layer] = []
-
-        def visit(module: nn.Module) -> None:
-            for child in module.children():
-                found.append(child) if isinstance(child, Layer) else visit(child)
-
-        visit(self)
-        return found
+        return self._outer_layers()
 
     @property
     def _output_sample_shape(self) -> Any:
