@@ -207,6 +207,11 @@ def sparsemax(x: Tensor, axis: int = -1) -> Tensor:
     return torch.clamp(z - tau, min=0).movedim(-1, axis)
 
 
+def sparse_sigmoid(x: Tensor) -> Tensor:
+    """0 below -1, ``(x + 1) / 2`` between -1 and 1, 1 above."""
+    return torch.clamp((x + 1.0) / 2.0, 0.0, 1.0)
+
+
 def threshold(x: Tensor, threshold: float, default_value: float) -> Tensor:
     """``x`` where ``x > threshold``, else ``default_value``."""
     return torch.where(x > threshold, x, torch.full_like(x, default_value))
@@ -239,6 +244,7 @@ _register("log_sigmoid", log_sigmoid, nn.LogSigmoid)
 _register("tanh_shrink", tanh_shrink, nn.Tanhshrink)
 _register("squareplus", squareplus, lambda: Function(squareplus))
 _register("sparse_plus", sparse_plus, lambda: Function(sparse_plus))
+_register("sparse_sigmoid", sparse_sigmoid, lambda: Function(sparse_sigmoid))
 _register("sparsemax", sparsemax, lambda: Function(sparsemax))
 threshold = _takes_arrays(threshold)  # needs its arguments, so it is a function only, not an activation name
 swish, hard_swish = silu, hard_silu  # Keras's other names of these functions

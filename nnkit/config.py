@@ -51,6 +51,27 @@ def set_dtype_policy(policy: object) -> None:
     mixed_precision.set_global_policy(policy)
 
 
+_INTERACTIVE_LOGGING = True
+
+
+def enable_interactive_logging() -> None:
+    """Show progress bars (``verbose=1``) again: the default."""
+    global _INTERACTIVE_LOGGING
+    _INTERACTIVE_LOGGING = True
+
+
+def disable_interactive_logging() -> None:
+    """Replace progress bars by one plain line per epoch (``verbose=1`` then prints as ``verbose=2``), for logs
+    written to files or consoles that cannot redraw a line."""
+    global _INTERACTIVE_LOGGING
+    _INTERACTIVE_LOGGING = False
+
+
+def is_interactive_logging_enabled() -> bool:
+    """Whether ``verbose=1`` shows a progress bar (see :func:`disable_interactive_logging`)."""
+    return _INTERACTIVE_LOGGING
+
+
 def floatx() -> str:
     """The default float type of weights and inputs, ``'float32'`` unless changed."""
     return _FLOATX

@@ -83,4 +83,37 @@ def dropout(inputs: Any, rate: float, noise_shape: Any = None, seed: Any = None)
     return x * keep.to(x.dtype) / (1.0 - rate)
 
 
-__all__ = ["SeedGenerator", "dropout", "normal", "randint", "shuffle", "truncated_normal", "uniform"]
+def categorical(logits: Any, num_samples: int, dtype: Any = "int32", seed: Any = None) -> Tensor:
+    """``num_samples`` class indices per row of ``logits`` (shape ``(batch, classes)``), drawn with the
+    probabilities ``softmax(logits)``."""
+    logits = convert_to_tensor(logits).float()
+    probabilities = torch.softmax(logits, dim=-1)
+    draws = torch.multinomial(probabilities, num_samples, replacement=True, generator=_generator(seed))
+    return draws.to(dtype_of(dtype))
+
+
+def gamma(shape: Any, alpha: float, dtype: Any = None, seed: Any = None) -> Tensor:
+    """Gamma-distributed values with concentration ``alpha`` and scale 1."""
+    concentration = torch.full(_shape(shape), float(alpha), dtype=torch.float64)
+    return torch._standard_gamma(concentration, generator=_generator(seed)).to(_float(dtype))
+
+
+def beta(shape: Any, alpha: Any, beta: Any, dtype: Any = None, seed: Any = None) -> Tensor:
+    """Beta-distributed values: ``X / (X + Y)`` with ``X ~ Gamma(alpha)`` and ``Y ~ Gamma(beta)``."""
+    generator = _generator(seed)
+    a = torch.broadcast_to(convert_to_tensor(alpha, dtype=torch.float64), _shape(shape))
+    b = torch.broadcast_to(convert_to_tensor(beta, dtype=torch.float64), _shape(shape))
+    x = torch._standard_gamma(a.contiguous(), generator=generator)
+    y = torch._standard_gamma(b.contiguous(), generator=generator)
+    return (x / (x + y)).to(_float(dtype))
+
+
+def binomial(shape: Any, counts: Any, probabilities: Any, dtype: Any = None, seed: Any = None) -> Tensor:
+    """Binomially distributed counts of successes in ``counts`` trials with success ``probabilities``."""
+    n = torch.broadcast_to(convert_to_tensor(counts, dtype=torch.float32), _shape(shape)).contiguous()
+    p = torch.broadcast_to(convert_to_tensor(probabilities, dtype=torch.float32), _shape(shape)).contiguous()
+    return torch.binomial(n, p, generator=_generator(seed)).to(_float(dtype))
+
+
+__all__ = ["SeedGenerator", "beta", "binomial", "categorical", "dropout", "gamma", "normal", "randint", "shuffle",
+           "truncated_normal", "uniform"]

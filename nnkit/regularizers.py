@@ -96,7 +96,65 @@ class L2(Regularizer):
         return self.l2 * torch.square(weight).sum()
 
 
-l1, l2, l1_l2 = L1, L2, L1L2
+@REGULARIZERS.register("orthogonal_regularizer")
+class OrthogonalRegularizer(Regularizer):
+    """``factor / 2`` times the mean absolute cosine between every pair of distinct rows (``mode='rows'``)
+    or columns (``mode='columns'``) of a rank-2 kernel in Keras layout (a Dense kernel is ``(inputs, units)``).
+
+    Args:
+        factor: The penalty's scale (Keras default 0.01).
+        mode: ``'rows'`` or ``'columns'``.
+    """
+
+    _factors = ("factor",)
+
+    def __init__(self, factor: float = 0.01, mode: str = "rows") -> None:
+        self.factor = _factor(factor, "factor")
+        if mode not in ("rows", "columns"):
+            raise ConfigError(f"OrthogonalRegularizer expects mode 'rows' or 'columns'. Received: mode={mode!r}.")
+        self.mode = mode
+
+    def __call__(self, weight: Tensor) -> Tensor:
+        if weight.dim() != 2:
+            raise ConfigError(
+                f"OrthogonalRegularizer needs a rank-2 weight (a Dense kernel). Received a weight of shape "
+                f"{tuple(weight.shape)}; use it as the kernel_regularizer of a Dense layer."
+            )
+        vectors = weight if self.mode == "rows" else weight.T
+        unit = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        cosines = (unit @ unit.T).abs()
+        size = unit.shape[0]
+        if size < 2:
+            return weight.new_zeros(())
+        off_diagonal = cosines.sum() - cosines.diagonal().sum()
+        return self.factor * 0.5 * off_diagonal / (size * (size - 1) / 2.0)
+
+
+class KerasLayout(Regularizer):
+    """A penalty applied to a torch weight seen in Keras layout (``weight.permute(dims)``)."""
+
+    def __init__(self, regularizer: Any, dims: tuple[int, ...]) -> None:
+        self.regularizer, self.dims = regularizer, tuple(dims)
+
+    def __call__(self, weight: Tensor) -> Tensor:
+        return self.regularizer(weight.permute(self.dims))
+
+    @property
+    def is_zero(self) -> bool:
+        return bool(getattr(self.regularizer, "is_zero", False))
+
+
+def in_keras_layout(identifier: Any, dims: tuple[int, ...]) -> Any:
+    """The penalty ``identifier`` names, handed the weight in Keras layout. Sums of elementwise terms
+    (L1/L2) do not depend on the layout and are returned as they are; any other penalty (orthogonality, a
+    user's function) sees the kernel as Keras would give it."""
+    regularizer = get(identifier)
+    if regularizer is None or type(regularizer) in (L1, L2, L1L2):
+        return regularizer
+    return KerasLayout(regularizer, dims)
+
+
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
 
 def get(identifier: str | dict | Regularizer | None) -> Regularizer | None:

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any
 
+from nnkit import config
 from nnkit.callbacks.callback import Callback
 
 # Seconds between two refreshes of the running metrics (each refresh reads the device once).
@@ -43,7 +44,8 @@ class ProgbarLogger(Callback):
         self._start = 0.0
 
     def _mode(self) -> int:
-        return self.verbose if self.verbose is not None else int(self.params.get("verbose", 1))
+        mode = self.verbose if self.verbose is not None else int(self.params.get("verbose", 1))
+        return 2 if mode == 1 and not config.is_interactive_logging_enabled() else mode
 
     def _open_bar(self, total: int | None, desc: str | None) -> None:
         from tqdm.auto import tqdm

@@ -71,6 +71,12 @@ Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
 MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
 AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
 GlobalAvgPool2D, GlobalMaxPool2D = GlobalAveragePooling2D, GlobalMaxPooling2D
+GlobalAvgPool3D, GlobalMaxPool3D = GlobalAveragePooling3D, GlobalMaxPooling3D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+__all__ += ["Convolution1DTranspose", "Convolution2DTranspose", "Convolution3DTranspose", "GlobalAvgPool3D",
+            "GlobalMaxPool3D", "SeparableConvolution1D", "SeparableConvolution2D"]
 
 __all__ += ["AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
             "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Convolution1D",
@@ -135,3 +141,9 @@ def get(identifier):
         return LAYERS.get(identifier["class_name"]).from_config(identifier.get("config", {}))
     raise ConfigError(f"Expected a layer or a {{'class_name', 'config'}} dict. Received: {identifier!r}.")
 
+
+
+from nnkit.registry import serializers  # noqa: E402
+
+serialize, deserialize = serializers(get, "layer")
+__all__ += ["deserialize", "serialize"]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor, nn
 
-from nnkit import activations, config, constraints, initializers
+from nnkit import activations, config, constraints, initializers, regularizers
 from nnkit.errors import ConfigError
 from nnkit.layers.base import LAYERS, Shape, regularizer_terms
 from nnkit.layers.spatial import (
@@ -137,7 +137,8 @@ class Conv(SpatialLayer):
 
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         conv = self.conv
-        return regularizer_terms([(conv.weight, self.kernel_regularizer), (conv.bias, self.bias_regularizer)])
+        kernel = regularizers.in_keras_layout(self.kernel_regularizer, keras_kernel_dims(self.rank))
+        return regularizer_terms([(conv.weight, kernel), (conv.bias, self.bias_regularizer)])
 
     def constraint_terms(self) -> list[tuple[Tensor, Any]]:
         conv = self.conv

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nnkit import activations, config, constraints, initializers
+from nnkit import activations, config, constraints, initializers, regularizers
 from nnkit.errors import ConfigError
 from nnkit.layers import base, symbolic
 from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
@@ -145,7 +145,8 @@ class Dense(Layer):
 
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         linear = self.linear
-        return regularizer_terms([(linear.weight, self.kernel_regularizer), (linear.bias, self.bias_regularizer)])
+        kernel = regularizers.in_keras_layout(self.kernel_regularizer, (1, 0))
+        return regularizer_terms([(linear.weight, kernel), (linear.bias, self.bias_regularizer)])
 
     def constraint_terms(self) -> list[tuple[Tensor, Any]]:
         linear = self.linear

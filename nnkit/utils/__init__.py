@@ -1,5 +1,6 @@
 """Utilities mirroring ``keras.utils``: label encoding, seeding, session naming and plots of results."""
 
+from nnkit.config import disable_interactive_logging, enable_interactive_logging, is_interactive_logging_enabled
 from nnkit.layers.symbolic import KerasTensor
 from nnkit.saving import (
     CustomObjectScope,
@@ -44,6 +45,8 @@ __all__ = [
     "pad_sequences", "plot_confusion_matrix", "plot_history", "register_keras_serializable", "save_figure",
     "serialize_keras_object", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight",
 ]
+
+__all__ += ["disable_interactive_logging", "enable_interactive_logging", "is_interactive_logging_enabled"]
 
 _PLOTTING = ("plot_confusion_matrix", "plot_history", "save_figure")
 
