@@ -48,12 +48,48 @@ PathPart = str | int
 _FLOAT = re.compile(r"""^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$""")
 
 
+class DuplicateKey(ValueError):
+    """A config mapping names the same key twice."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` hook refusing a key written twice in one object (JSON would keep the last)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKey(f"the key {key!r} is written twice in one object; JSON would silently keep only "
+                               "the last. Remove or rename one of them.")
+        seen[key] = value
+    return seen
+
+
 @functools.lru_cache(maxsize=1)
 def _config_loader() -> type:
     import yaml
 
     class ConfigLoader(yaml.SafeLoader):
-        """``yaml.SafeLoader`` that also reads exponents without a dot (``1e-3``) as floats."""
+        """``yaml.SafeLoader`` that also reads exponents without a dot (``1e-3``) as floats and refuses a key
+        written twice in one mapping (YAML would keep the last silently: a second ``data:`` would train on
+        another dataset)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+            if isinstance(node, yaml.MappingNode):
+                lines: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue  # keys from a `<<: *alias` merge may be overridden, as YAML intends
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = lines.get(key)
+                    except TypeError:
+                        continue  # an unhashable key: the base class reports it
+                    if first is None:
+                        lines[key] = key_node.start_mark.line + 1
+                    else:
+                        raise DuplicateKey(f"the key {key!r} is written twice in one mapping (lines {first} and "
+                                           f"{key_node.start_mark.line + 1}); YAML would silently keep only the "
+                                           "last. Remove or rename one of them.")
+            return super().construct_mapping(node, deep=deep)
 
     ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789"))
     return ConfigLoader
@@ -262,9 +298,11 @@ def parse_config_text(text: str, source: str = "<config>", json_format: bool = F
 
     try:
         if json_format:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         else:
             data = yaml_load(text)
+    except DuplicateKey as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
     except yaml.YAMLError as exc:

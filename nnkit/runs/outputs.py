@@ -9,9 +9,7 @@ replaced in one step, so a failed run never leaves a half-written file.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import datetime
 import io
 import json
 import math
@@ -20,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from nnkit.errors import ConfigError
 from nnkit.utils.atomic import atomic_write
 
 MODEL_FILE = "model.nnkit"
@@ -31,70 +28,6 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 CLASSES_FILE = "classes.json"
 CV_RESULTS = "cv_results.csv"
-
-
-def resolve_run_dir(config: dict[str, Any], source: str | None, override: str | None = None) -> str:
-    """The run folder for ``config``: ``override``, else ``output.dir`` with ``{name}``, ``{stem}`` and
-    ``{timestamp}`` filled in. It is checked (not created): it must be writable and, unless
-    ``output.overwrite`` is true, absent or empty. A timestamped default that exists gets a ``-2`` suffix.
-
-    Raises:
-        ConfigError: the folder exists with files in it, or cannot be created.
-    """
-    output = config["output"]
-    stem = os.path.splitext(os.path.basename(source))[0] if source else config["model"]["name"]
-    timestamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    template = override if override is not None else output["dir"]
-    try:
-        path = template.format(name=config["model"]["name"], stem=stem, timestamp=timestamp)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"output.dir: cannot fill in {template!r}: {exc}.") from None
-    where = "--output" if override is not None else "output.dir"
-    if "{timestamp}" in template and _used(path):
-        base, count = path, 2
-        while _used(f"{base}-{count}"):
-            count += 1
-        path = f"{base}-{count}"
-    if _used(path) and not output["overwrite"]:
-        raise ConfigError(f"{where}: the run folder {path!r} already holds files. Choose another folder, delete it, "
-                          "or set output.overwrite=true (--set output.overwrite=true).")
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ConfigError(f"{where}: {path!r} is a file, not a folder.")
-    check_writable(path, where)
-    return path
-
-
-def check_writable(path: str, where: str) -> None:
-    """Create ``path`` and a file in it, then remove what was created: the run folder is known to work
-    before training starts (permission bits alone do not tell, e.g. for root or under ``/proc``).
-
-    Raises:
-        ConfigError: ``'<where>: cannot create the run folder ...'``.
-    """
-    import tempfile
-
-    created, folder = [], os.path.abspath(path)
-    while not os.path.exists(folder):
-        created.append(folder)
-        folder = os.path.dirname(folder)
-    if not os.path.isdir(folder):
-        raise ConfigError(f"{where}: cannot create the run folder {path!r}: {folder!r} is a file, not a folder.")
-    try:
-        for missing in reversed(created):
-            os.mkdir(missing)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot create the run folder {path!r}: {exc.strerror or exc}"
-                          + (f" ({exc.filename})" if exc.filename else "") + ".") from None
-    finally:
-        for folder in created:  # deepest first; nothing stays behind until the run has finished
-            with contextlib.suppress(OSError):  # gone already, or another process put files in it
-                os.rmdir(folder)
-
-
-def _used(path: str) -> bool:
-    return (os.path.isdir(path) and bool(os.listdir(path))) or os.path.isfile(path)
 
 
 def plain(value: Any) -> Any:

@@ -15,6 +15,7 @@ cross-validation folds share those statistics; the test split stays untouched.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,22 +141,22 @@ def search(run: Run, output_dir: str | None = None) -> SearchResult:
         message = ("search: this config has no search section; add one, e.g. search: {method: grid, params: "
                    "{model.layers[0].units: [8, 16]}}, or use `nnkit train`.")
         raise ConfigError(f"{run.source}: {message}" if run.source else message)
-    run_dir = run_folder(run, output_dir)
-    searcher, names = make_search(run, run_dir)
-    set_random_seed(run.config["seed"])
-    targets = run.data.labels_train
-    searcher.fit(run.data.x_train, targets[:, 0] if targets.ndim == 2 and targets.shape[1] == 1 else targets)
-    cv = searcher.cv_results_
-    table = _table(cv, names)
-    best = {names[k]: _plain(v) for k, v in searcher.best_params_.items()}
-    model = searcher.best_estimator_.model_
-    history = {key: list(values) for key, values in searcher.best_estimator_.history_.items()}
-    metrics = evaluate_split(model, run.data.x_test, run.data.y_test, run.config["fit"]["batch_size"])
-    check_finite(history, metrics)
-    config = apply_overrides(run.config, best)
-    write_table(f"{run_dir}/{CV_RESULTS}", *_cv_rows(cv, names))
-    result = finish(run, run_dir, model, history, metrics, config=config)
-    result.files.append(f"{run_dir}/{CV_RESULTS}")
+    with run_folder(run, output_dir) as folder:
+        searcher, names = make_search(run, folder.work)
+        set_random_seed(run.config["seed"])
+        targets = run.data.labels_train
+        searcher.fit(run.data.x_train, targets[:, 0] if targets.ndim == 2 and targets.shape[1] == 1 else targets)
+        cv = searcher.cv_results_
+        table = _table(cv, names)
+        best = {names[k]: _plain(v) for k, v in searcher.best_params_.items()}
+        model = searcher.best_estimator_.model_
+        history = {key: list(values) for key, values in searcher.best_estimator_.history_.items()}
+        metrics = evaluate_split(model, run.data.x_test, run.data.y_test, run.config["fit"]["batch_size"])
+        check_finite(history, metrics)
+        config = apply_overrides(run.config, best)
+        write_table(os.path.join(folder.work, CV_RESULTS), *_cv_rows(cv, names))
+        result = finish(run, folder, model, history, metrics, config=config)
+        result.files.append(os.path.join(folder.path, CV_RESULTS))
     return SearchResult(table, best, float(searcher.best_score_), result)
 
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from nnkit.errors import ConfigError, NnkitError
 from nnkit.runs.building import Run
-from nnkit.runs.outputs import resolve_run_dir, write_run_folder
+from nnkit.runs.folder import RunFolder, claim_run_folder
+from nnkit.runs.outputs import write_run_folder
 
 
 class TrainingFailed(NnkitError, RuntimeError):
@@ -88,43 +89,45 @@ def train(run: Run, output_dir: str | None = None, verbose: int | None = None) -
     """
     from nnkit.utils import set_random_seed
 
-    run_dir = run_folder(run, output_dir)
-    arguments = run.fit_arguments()
-    if verbose is not None:
-        arguments["verbose"] = verbose
-    data, model = run.data, run.model
-    set_random_seed(run.config["seed"])
-    history = model.fit(data.x_train, data.y_train, callbacks=run.callbacks(run_dir), **arguments).history
-    history = {key: list(values) for key, values in history.items()}
-    metrics = evaluate_split(model, data.x_test, data.y_test, arguments["batch_size"])
-    check_finite(history, metrics)
-    return finish(run, run_dir, model, history, metrics)
+    with run_folder(run, output_dir) as folder:
+        arguments = run.fit_arguments()
+        if verbose is not None:
+            arguments["verbose"] = verbose
+        data, model = run.data, run.model
+        set_random_seed(run.config["seed"])
+        history = model.fit(data.x_train, data.y_train, callbacks=run.callbacks(folder.work), **arguments).history
+        history = {key: list(values) for key, values in history.items()}
+        metrics = evaluate_split(model, data.x_test, data.y_test, arguments["batch_size"])
+        check_finite(history, metrics)
+        result = finish(run, folder, model, history, metrics)
+    return result
 
 
-def run_folder(run: Run, output_dir: str | None = None) -> str:
-    """:func:`~nnkit.runs.outputs.resolve_run_dir` for a run; an ``output.dir`` error names the config file,
-    as every config error does.
+def run_folder(run: Run, output_dir: str | None = None) -> RunFolder:
+    """The claimed run folder of a run (:func:`~nnkit.runs.folder.claim_run_folder`); an ``output.dir`` error
+    names the config file, as every config error does.
 
     Raises:
-        ConfigError: the folder holds files or cannot be created.
+        ConfigError: the folder holds files, another run writes to it, or it cannot be created.
     """
     try:
-        return resolve_run_dir(run.config, run.source, output_dir)
+        return claim_run_folder(run.config, run.source, output_dir)
     except ConfigError as exc:
         if run.source is None or output_dir is not None:
             raise
         raise ConfigError(f"{run.source}: {exc}") from exc
 
 
-def finish(run: Run, run_dir: str, model: Any, history: dict[str, list[Any]], metrics: dict[str, float],
+def finish(run: Run, folder: RunFolder, model: Any, history: dict[str, list[Any]], metrics: dict[str, float],
            config: dict[str, Any] | None = None) -> TrainResult:
-    """Write the run folder of a trained model (shared by :func:`train` and searches)."""
+    """Write the files of a trained model into a claimed run folder (shared by :func:`train` and searches);
+    the paths in the result are where the files are once the folder is committed."""
     data = run.data
     y_pred = None
     if data.classes is not None:
         outputs = model.predict(data.x_test, batch_size=run.config["fit"]["batch_size"], verbose=0)
         y_pred = class_ids(outputs, model.loss)
-    files = write_run_folder(run_dir, model=model, config=config or run.config, history=history, metrics=metrics,
+    files = write_run_folder(folder.work, model=model, config=config or run.config, history=history, metrics=metrics,
                              classes=data.classes, y_true=data.labels_test if data.classes is not None else None,
                              y_pred=y_pred, labels=data.class_labels)
-    return TrainResult(run_dir, metrics, history, model, files)
+    return TrainResult(folder.path, metrics, history, model, [folder.final(path) for path in files])

@@ -285,8 +285,25 @@ def class_weight_to_sample_weight(class_weight: dict[int, float] | str, y: Tenso
         )
     size = max(int(labels.max()) + 1, *(int(k) + 1 for k in class_weight)) if class_weight else int(labels.max()) + 1
     table = torch.ones(size, dtype=torch.float32)
+    check_class_weight(class_weight)
     for key, weight in class_weight.items():
         if int(key) < 0:
             raise DataError(f"class_weight keys must be non-negative class indices. Received key {key!r}.")
         table[int(key)] = float(weight)
     return table[labels.cpu()].to(y.device)
+
+
+def check_class_weight(class_weight: dict[Any, Any]) -> None:
+    """Refuse a class weight that is not a finite, non-negative number (NaN would train into NaN weights).
+
+    Raises:
+        DataError: naming the class and the weight.
+    """
+    for key, weight in class_weight.items():
+        try:
+            value = float(weight)
+        except (TypeError, ValueError):
+            raise DataError(f"class_weight for class {key!r} must be a number. Received: {weight!r}.") from None
+        if not math.isfinite(value) or value < 0:
+            raise DataError(f"class_weight for class {key!r} is {value}: class weights must be finite and "
+                            "non-negative. Fix that entry of class_weight (1.0 is the neutral weight).")

@@ -17,6 +17,7 @@ from sklearn.utils.validation import column_or_1d
 
 from nnkit import losses
 from nnkit.errors import DataError
+from nnkit.training.data import check_class_weight
 
 SINGLE_OUTPUT = ("binary", "multiclass", "multiclass-onehot")
 
@@ -121,6 +122,8 @@ class ClassTargets:
             raise DataError("class_weight is not supported for multilabel targets; pass sample_weight to fit.")
         from sklearn.utils.class_weight import compute_sample_weight
 
+        if isinstance(class_weight, dict):
+            check_class_weight(class_weight)
         return compute_sample_weight(class_weight, self.classes[indices]).astype(np.float32)
 
     def check_weighted(self, indices: np.ndarray, weights: np.ndarray) -> None:

@@ -187,3 +187,19 @@ def test_only_entries_are_promoted():
         set_path({"model": {"layers": [{"type": "Dense", "units": 3}]}}, "model.layers[0].units.x", 1)
     assert apply_overrides({"compile": {"optimizer": "sgd"}}, ["compile.optimizer=adam"]) == {
         "compile": {"optimizer": "adam"}}
+
+
+@pytest.mark.parametrize(("text", "key", "lines"), [
+    ("data:\n  dataset: iris\nmodel: {}\ndata:\n  dataset: digits\n", "data", "lines 1 and 4"),
+    ("model:\n  layers:\n    - type: Dense\n      units: 3\n      units: 4\n", "units", "lines 4 and 5"),
+    ("fit: {epochs: 3, epochs: 5}\n", "epochs", "lines 1 and 1"),
+])
+def test_a_key_written_twice_is_refused_naming_both_lines(text, key, lines):
+    with pytest.raises(ConfigError, match=rf"^exp\.yaml: the key '{key}' is written twice in one mapping \({lines}\)"):
+        parse_config_text(text, "exp.yaml")
+
+
+def test_merge_keys_may_still_be_overridden_and_json_duplicates_are_refused():
+    assert parse_config_text("base: &b {units: 3}\nlayer:\n  <<: *b\n  units: 4\n")["layer"] == {"units": 4}
+    with pytest.raises(ConfigError, match=r"^exp\.json: the key 'b' is written twice in one object"):
+        parse_config_text('{"a": {"b": 1, "b": 2}}', "exp.json", json_format=True)

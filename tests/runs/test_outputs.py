@@ -9,7 +9,8 @@ import pytest
 from nnkit.callbacks import CSVLogger
 from nnkit.errors import ConfigError
 from nnkit.runs import prepare, train, validate_config
-from nnkit.runs.outputs import resolve_run_dir, write_history
+from nnkit.runs.folder import LOCK_FILE, claim_run_folder
+from nnkit.runs.outputs import write_history
 from tests.runs.helpers import iris
 
 
@@ -23,23 +24,81 @@ def test_history_csv_matches_csvlogger(tmp_path):
 
 def test_run_dir_placeholders_and_collisions(tmp_path):
     config = validate_config(iris(output={"dir": str(tmp_path / "{name}-{stem}")}))
-    assert resolve_run_dir(config, "/x/exp.yaml") == str(tmp_path / "iris-exp")
-    (tmp_path / "iris-exp").mkdir()
-    assert resolve_run_dir(config, "/x/exp.yaml") == str(tmp_path / "iris-exp")  # empty: fine
+    with claim_run_folder(config, "/x/exp.yaml") as folder:
+        assert folder.path == folder.work == str(tmp_path / "iris-exp")
     (tmp_path / "iris-exp" / "model.nnkit").write_text("x")
     with pytest.raises(ConfigError, match=r"output\.dir: the run folder .* already holds files.*output\.overwrite"):
-        resolve_run_dir(config, "/x/exp.yaml")
-    config["output"]["overwrite"] = True
-    assert resolve_run_dir(config, "/x/exp.yaml") == str(tmp_path / "iris-exp")
+        claim_run_folder(config, "/x/exp.yaml")
+    assert os.listdir(tmp_path / "iris-exp") == ["model.nnkit"]  # the refused claim left nothing
     stamped = validate_config(iris(output={"dir": str(tmp_path / "t-{timestamp}")}))
-    first = resolve_run_dir(stamped, None)
-    os.makedirs(first)
-    open(os.path.join(first, "f"), "w").close()
-    second = resolve_run_dir(stamped, None)
-    assert second != first and not os.path.exists(second)  # "-2" added, or a later timestamp
+    first, second = claim_run_folder(stamped, None), claim_run_folder(stamped, None)
+    assert first.path != second.path and os.path.isdir(first.path) and os.path.isdir(second.path)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ConfigError, match="--output: the run folder"):
-        resolve_run_dir(config | {"output": {"dir": "", "overwrite": False}}, None, override=str(tmp_path / "file"))
+    with pytest.raises(ConfigError, match="--output: .*is a file, not a folder"):
+        claim_run_folder(config | {"output": {"dir": "", "overwrite": False}}, None, override=str(tmp_path / "file"))
+    with pytest.raises(ConfigError, match="--output: the run folder is empty"):
+        claim_run_folder(config, None, override="")
+
+
+def test_two_runs_never_share_a_folder(tmp_path):
+    """Two runs started in the same second get two folders; two runs given one folder: the second is refused
+    while the first is going, with or without overwrite, and may use it once the first has finished."""
+    stamped = validate_config(iris(output={"dir": str(tmp_path / "iris-{timestamp}")}))
+    folders = [claim_run_folder(stamped, None) for _ in range(3)]
+    assert len({folder.path for folder in folders}) == 3
+    assert folders[1].path == folders[0].path + "-2"
+    for overwrite in (False, True):
+        fixed = validate_config(iris(output={"dir": str(tmp_path / "shared"), "overwrite": overwrite}))
+        with claim_run_folder(fixed, None):
+            with pytest.raises(ConfigError, match=r"another nnkit run \(process \d+ .*is writing to the run folder"):
+                claim_run_folder(fixed, None)
+        claim_run_folder(fixed, None).abandon()
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path):
+    import json
+    import socket
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / LOCK_FILE).write_text(json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname()}))
+    config = validate_config(iris(output={"dir": str(tmp_path / "run")}))
+    with claim_run_folder(config, None) as folder:
+        assert folder.path == str(tmp_path / "run")
+    assert os.listdir(tmp_path / "run") == []
+
+
+def test_overwrite_replaces_the_whole_folder(tmp_path):
+    """An earlier run's files (a classifier's classes.json, a search's cv_results.csv) do not survive an
+    overwrite by a run that does not write them."""
+    target = tmp_path / "run"
+    target.mkdir()
+    for name in ("classes.json", "cv_results.csv", "confusion_matrix.png", "notes.txt"):
+        (target / name).write_text("old")
+    config = iris(data={"dataset": "sine", "options": {"n_samples": 60, "timesteps": 5}, "standardize": False},
+                  compile={"loss": "mse", "metrics": []}, output={"dir": str(target), "overwrite": True},
+                  fit={"epochs": 1})
+    config["model"]["layers"] = [{"type": "Flatten"}, {"type": "Dense", "units": 1}]
+    result = train(prepare(config))
+    names = sorted(os.listdir(target))
+    assert names == sorted(os.path.basename(path) for path in result.files)
+    assert "classes.json" not in names and "cv_results.csv" not in names and "notes.txt" not in names
+    assert [name for name in os.listdir(tmp_path) if name != "run"] == []  # no staging folder left behind
+
+
+def test_a_failed_overwrite_keeps_the_earlier_run(tmp_path, monkeypatch):
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "model.nnkit").write_text("earlier run")
+    run = prepare(iris(output={"dir": str(target), "overwrite": True}))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run.model, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(run)
+    assert os.listdir(target) == ["model.nnkit"] and (target / "model.nnkit").read_text() == "earlier run"
+    assert os.listdir(tmp_path) == ["run"]
 
 
 def test_nothing_is_written_when_the_folder_is_refused(tmp_path):
@@ -74,14 +133,16 @@ def test_learning_rate_schedules_nested_layers_and_class_weights():
     assert model.count_params() == 2 * (4 * 3 * (1 + 3) + 2 * 4 * 3) + 7
 
 
-def test_the_run_folder_is_tried_before_training_and_nothing_stays_behind(tmp_path, monkeypatch):
-    config = validate_config(iris(output={"dir": str(tmp_path / "a" / "b" / "run")}))
-    assert resolve_run_dir(config, None) == str(tmp_path / "a" / "b" / "run")
-    assert os.listdir(tmp_path) == []  # created to try it, then removed again
+def test_the_run_folder_is_claimed_before_training_and_released_after_a_failure(tmp_path, monkeypatch):
+    run = prepare(iris(output={"dir": str(tmp_path / "a" / "b" / "run")}))
+    monkeypatch.setattr(run.model, "fit", lambda *args, **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        train(run)
+    assert os.listdir(tmp_path / "a" / "b") == []  # the claimed folder is gone again
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ConfigError, match=r"output\.dir: cannot create the run folder .*file/run.*is a file, not a "
-                                          "folder"):
-        resolve_run_dir(validate_config(iris(output={"dir": str(tmp_path / "file" / "run")})), None)
+    with pytest.raises(ConfigError, match=r"output\.dir: .*file/run.*is a file, not a folder|output\.dir: cannot create "
+                                          "the run folder"):
+        claim_run_folder(validate_config(iris(output={"dir": str(tmp_path / "file" / "run")})), None)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no folder can be created")

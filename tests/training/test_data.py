@@ -381,3 +381,13 @@ def test_history_without_validation_has_no_val_keys(data, initial_weights):
     x, y = data
     history = _compiled(initial_weights, metrics=["accuracy"]).fit(x, y, epochs=2, verbose=0)
     assert list(history.history) == ["accuracy", "loss"]
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -0.5, "heavy"])
+def test_a_class_weight_that_is_not_a_finite_non_negative_number_is_refused(weight):
+    """NaN or inf class weights trained into NaN weights without an error; now fit refuses them by class."""
+    model = nnkit.models.Sequential([nnkit.layers.Input((2,)), nnkit.layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy")
+    x, y = np.zeros((6, 2), "float32"), np.array([0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match=r"class_weight for class 1 (is|must be)"):
+        model.fit(x, y, class_weight={0: 1.0, 1: weight}, verbose=0)

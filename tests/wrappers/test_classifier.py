@@ -203,3 +203,11 @@ def test_model_outputs_must_match_the_classes(multiclass):
 
     with pytest.raises(ValueError, match="4 outputs but y has 3 classes"):
         KerasClassifier(four_outputs).fit(x, y)
+
+
+@pytest.mark.parametrize("weight", [float("nan"), -1.0])
+def test_a_bad_class_weight_is_refused_naming_the_class_not_sample_weight(weight):
+    x, y = np.random.default_rng(0).normal(size=(12, 3)).astype("float32"), np.array(["a", "b", "c"] * 4)
+    with pytest.raises(ValueError, match="class_weight for class 'b' is") as error:
+        small(class_weight={"a": 1.0, "b": weight}).fit(x, y)
+    assert "sample_weight" not in str(error.value)
