@@ -87,7 +87,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from nnkit.runs.inference import evaluate_model
     from nnkit.runs.report import metrics_table
 
-    metrics, what, count = evaluate_model(args.model, args.data, _column(args.target), args.batch_size)
+    metrics, what, count = evaluate_model(args.model, args.data, _column(args.target), args.batch_size,
+                                          header=args.header)
     _echo(f"Metrics on {what} ({count} samples):")
     _echo(metrics_table(_loss_first(metrics)))
     return 0
@@ -98,7 +99,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from nnkit.runs.inference import predict_file
 
     result = predict_file(args.model, args.input, args.output, classes=args.classes, target=_column(args.target),
-                          batch_size=args.batch_size)
+                          batch_size=args.batch_size, header=args.header)
     _echo(f"Wrote {len(result)} predictions to {args.output}")
     return 0
 
@@ -188,16 +189,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="a saved model (model.nnkit of a run folder)")
     p.add_argument("--data", metavar="NAME_OR_FILE", help="a dataset name (see `nnkit datasets`) or .csv/.npy/.npz")
     p.add_argument("--target", metavar="COLUMN", help="label column of a .csv file (name or index)")
+    _header_options(p)
     p.add_argument("--batch-size", type=_positive, default=256, metavar="N", help="evaluation batch size")
     p.set_defaults(handler=cmd_evaluate)
 
     p = sub.add_parser("predict", parents=[common], help="predict a .csv/.npy/.npz file with a saved model",
                        description="Write MODEL's outputs (or, with --classes, class names) for every row of INPUT.")
     p.add_argument("model", metavar="MODEL", help="a saved model (model.nnkit of a run folder)")
-    p.add_argument("input", metavar="INPUT", help="a .csv (with a header row), .npy or .npz file of inputs")
+    p.add_argument("input", metavar="INPUT", help="a .csv, .npy or .npz file of inputs (.csv columns are matched "
+                   "by name to the training file's)")
     p.add_argument("--output", required=True, metavar="FILE", help="where to write the predictions (.csv or .npy)")
     p.add_argument("--classes", action="store_true", help="write the predicted class instead of the outputs")
     p.add_argument("--target", metavar="COLUMN", help="a label column of the .csv to leave out of the inputs")
+    _header_options(p)
     p.add_argument("--batch-size", type=_positive, default=256, metavar="N", help="prediction batch size")
     p.set_defaults(handler=cmd_predict)
 
@@ -214,6 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "~/.nnkit/datasets)")
     p.set_defaults(handler=cmd_datasets)
     return parser
+
+
+def _header_options(p: argparse.ArgumentParser) -> None:
+    """``--header`` / ``--no-header``: whether a .csv file's first row names its columns (default: decided from
+    the file; a first row of numbers is data)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--header", dest="header", action="store_true", default=None,
+                       help="the .csv file's first row names its columns")
+    group.add_argument("--no-header", dest="header", action="store_false",
+                       help="the .csv file has no header row: every row is data (columns matched by position)")
 
 
 def _positive(text: str) -> int:

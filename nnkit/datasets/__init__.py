@@ -13,7 +13,8 @@ Example:
 
 from nnkit.datasets import cifar10, fashion_mnist, mnist
 from nnkit.datasets.catalog import DatasetInfo, available, class_names, load
-from nnkit.datasets.files import load_file
+from nnkit.datasets.files import CsvTable, load_csv, load_file
 from nnkit.datasets.images import data_folder
 
 __all__ = ["DatasetInfo", "available", "cifar10", "class_names", "data_folder", "fashion_mnist", "load", "load_file", "mnist"]
+__all__ += ["CsvTable", "load_csv"]

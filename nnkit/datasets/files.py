@@ -10,6 +10,7 @@ import csv
 import os
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,11 +27,12 @@ def load_file(
     *,
     x_key: str | None = None,
     y_key: str | None = None,
+    header: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Load features and (optionally) targets from a file.
 
-    - ``.csv``: a header row, then one row per sample. ``target`` picks the label column by name or index
-      (negative counts from the end); every other column must be numeric and becomes float32 ``X``. The
+    - ``.csv``: one row per sample, after a header row of column names if the file has one (see ``header``).
+      ``target`` picks the label column by name or index (negative counts from the end); every other column must be numeric and becomes float32 ``X``. The
       target comes back as int64 (whole numbers), float32 (other numbers) or a str array (class names).
     - ``.npy``: one array, returned unchanged as ``X``; ``y`` is ``None``.
     - ``.npz``: ``X`` from the array ``x`` (or ``X``, or ``x_key``), ``y`` from ``y`` (or ``Y``, or ``y_key``);
@@ -41,6 +43,8 @@ def load_file(
         target: The .csv label column: a header name or a column index. ``None``: no labels.
         x_key: Name of the features array in a .npz file.
         y_key: Name of the targets array in a .npz file.
+        header: Whether a .csv file's first row names its columns; ``None`` decides from the file (see
+            :func:`load_csv`).
 
     Returns:
         ``(X, y)``, ``y`` being ``None`` when the file holds no targets.
@@ -74,7 +78,7 @@ def load_file(
                 f"x_key and y_key name arrays in a .npz file; {file.name!r} is a .csv file. "
                 "Use target= to pick its label column."
             )
-        return _load_csv(file, target)
+        return load_csv(file, target, header)[:2]
     if target is not None:
         fix = "pass y_key= to name the targets array" if suffix == ".npz" else "a .npy file holds one array (X)"
         raise ConfigError(f"target= picks a column of a .csv file, but {file.name!r} is a {suffix} file: {fix}.")
@@ -149,7 +153,38 @@ def _load_npz(file: Path, x_key: str | None, y_key: str | None) -> tuple[np.ndar
     return arrays[0], arrays[1]
 
 
-def _load_csv(file: Path, target: str | int | None) -> tuple[np.ndarray, np.ndarray | None]:
+class CsvTable(NamedTuple):
+    """A .csv file read by :func:`load_csv`: features, targets and the column names.
+
+    Attributes:
+        x: The feature columns as float32, ``(n_rows, n_features)``.
+        y: The target column, or ``None`` without ``target``.
+        feature_names: The header names of the feature columns, or ``None`` for a file without a header row.
+        target_name: The header name of the target column (``None`` without a header or a target).
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    feature_names: list[str] | None
+    target_name: str | None
+
+
+def load_csv(path: str | os.PathLike[str], target: str | int | None = None,
+             header: bool | None = None) -> CsvTable:
+    """Read a .csv file as :func:`load_file` does, keeping the column names.
+
+    Args:
+        path: The file.
+        target: The label column: a header name or a column index. ``None``: no labels.
+        header: Whether the first row names the columns. ``None`` (default) decides from the file: a first
+            row that holds only numbers is data, unless it reads ``0, 1, 2, ...`` (the names pandas gives
+            unnamed columns), which is a header. No row is ever dropped without a header being meant.
+
+    Raises:
+        ConfigError: unknown ``target`` column, or a column name for a file without a header row.
+        DataError: the file cannot be read or a feature is not a number.
+    """
+    file = Path(path).expanduser()
     rows: list[tuple[int, list[str]]] = []  # (line number in the file, values)
     try:
         with file.open(newline="", encoding="utf-8-sig") as handle:  # -sig: drops the BOM Excel writes
@@ -157,21 +192,40 @@ def _load_csv(file: Path, target: str | int | None) -> tuple[np.ndarray, np.ndar
             rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except (UnicodeDecodeError, csv.Error) as err:
         raise DataError(f"Could not read {str(file)!r} as UTF-8 CSV text: {err}.") from err
-    if len(rows) < 2:
-        raise DataError(f"{str(file)!r} needs a header row and at least one data row; it has {len(rows)} row(s).")
-    header = [name.strip() for name in rows[0][1]]
-    for line, row in rows[1:]:
-        if len(row) != len(header):
+    named = _has_header(rows[0][1]) if header is None and rows else bool(header)
+    if len(rows) < 1 + named:
+        raise DataError(f"{str(file)!r} needs {'a header row and ' if named else ''}at least one data row; it has "
+                        f"{len(rows)} row(s).")
+    width = len(rows[0][1])
+    names = [name.strip() for name in rows[0][1]] if named else [str(i) for i in range(width)]
+    data = rows[1:] if named else rows
+    for line, row in data:
+        if len(row) != width:
             raise DataError(
-                f"{str(file)!r}: line {line} has {len(row)} values, but the header has "
-                f"{len(header)} columns ({', '.join(header)}). Every row needs one value per column."
+                f"{str(file)!r}: line {line} has {len(row)} values, but "
+                + (f"the header has {width} columns ({', '.join(names)})" if named else f"line {rows[0][0]} has "
+                   f"{width}") + ". Every row needs one value per column."
             )
-    column = None if target is None else _target_column(file, header, target)
-    features = [index for index in range(len(header)) if index != column]
-    X = _numeric_features(file, header, features, rows[1:])
-    if column is None:
-        return X, None
-    return X, _target_values(file, header[column], [(line, row[column]) for line, row in rows[1:]])
+    if isinstance(target, str) and not named:
+        raise ConfigError(f"{str(file)!r} has no header row (its first row holds only numbers), so target={target!r} "
+                          "cannot name a column. Pass the column's index, or add a header row.")
+    column = None if target is None else _target_column(file, names, target)
+    features = [index for index in range(width) if index != column]
+    X = _numeric_features(file, names, features, data)
+    y = None if column is None else _target_values(file, names[column], [(line, row[column]) for line, row in data])
+    if not named:
+        return CsvTable(X, y, None, None)
+    return CsvTable(X, y, [names[i] for i in features], None if column is None else names[column])
+
+
+def _has_header(first: list[str]) -> bool:
+    """Whether a first row names columns: some cell is not a number, or the cells are pandas's ``0, 1, ...``."""
+    cells = [cell.strip() for cell in first]
+    try:
+        [float(cell) for cell in cells]
+    except ValueError:
+        return True
+    return cells == [str(i) for i in range(len(cells))]
 
 
 def _target_column(file: Path, header: list[str], target: str | int) -> int:

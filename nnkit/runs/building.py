@@ -271,9 +271,10 @@ def prepare(config: dict[str, Any], source: str | None = None, *, validated: boo
     if config["data"]["path"] is not None:
         base_dir = os.path.dirname(os.path.abspath(source)) if source else None
         config = {**config, "data": {**config["data"], "path": resolve_data_path(config["data"]["path"], base_dir)}}
-    x, y = load_arrays(config["data"])
+    x, y, columns = load_arrays(config["data"])
     loss = specs.make_loss(copy.deepcopy(config["compile"]["loss"]))
     data = split_data(config, x, y, loss)
+    data.columns = columns
     class_weights(config["fit"]["class_weight"], data.classes)
     preprocessing = preprocessing_layers(config["data"], data.x_train)
     set_random_seed(config["seed"])

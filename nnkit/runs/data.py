@@ -44,6 +44,7 @@ class RunData:
         y_train, y_test: What the model trains on: ids, one-hot rows or a 0/1 column, as the loss needs.
         classes: Class names in id order (JSON-ready), ``None`` for regression.
         class_labels: How to show each class (e.g. ``'setosa'`` for iris's class 0), ``None`` for regression.
+        columns: ``{"features": [...], "target": name}`` from a .csv file's header row, else ``None``.
     """
 
     x_train: np.ndarray
@@ -54,6 +55,7 @@ class RunData:
     y_test: np.ndarray
     classes: list[Any] | None
     class_labels: list[str] | None = None
+    columns: dict[str, Any] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -74,8 +76,10 @@ def resolve_data_path(path: str, base_dir: str | None) -> str:
     return os.path.abspath(path)
 
 
-def load_arrays(data: dict[str, Any], base_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, y)`` from ``data.dataset`` (with ``data.options``) or ``data.path`` (with ``data.target``).
+def load_arrays(data: dict[str, Any], base_dir: str | None = None) -> tuple[np.ndarray, np.ndarray, dict | None]:
+    """``(X, y, columns)`` from ``data.dataset`` (with ``data.options``) or ``data.path`` (with ``data.target``
+    and ``data.header``); ``columns`` is ``{"features": [...], "target": name}`` for a .csv file with a header
+    row, else ``None``.
 
     Raises:
         ConfigError: the dataset or an option is unknown or unusable; DataError: the data cannot be used.
@@ -83,6 +87,7 @@ def load_arrays(data: dict[str, Any], base_dir: str | None = None) -> tuple[np.n
     from nnkit import datasets
 
     where = ("data.options" if data["options"] else "data.dataset") if data["dataset"] is not None else "data.path"
+    columns = None
     try:
         if data["dataset"] is not None:
             x, y = datasets.load(data["dataset"], **data["options"])
@@ -90,7 +95,16 @@ def load_arrays(data: dict[str, Any], base_dir: str | None = None) -> tuple[np.n
             if data["options"]:
                 raise ConfigError("data.options: options belong to a named `dataset`; a file (`path`) takes only "
                                   "`target`. Remove data.options.")
-            x, y = datasets.load_file(resolve_data_path(data["path"], base_dir), target=data["target"])
+            path = resolve_data_path(data["path"], base_dir)
+            if path.lower().endswith(".csv"):
+                table = datasets.load_csv(path, target=data["target"], header=data.get("header"))
+                x, y = table.x, table.y
+                if table.feature_names is not None:
+                    columns = {"features": table.feature_names, "target": table.target_name}
+            else:
+                if data.get("header") is not None:
+                    raise ConfigError("data.header: only a .csv file has a header row. Remove `header`.")
+                x, y = datasets.load_file(path, target=data["target"])
     except NnkitError as exc:
         raise type(exc)(f"{where}: {target_option(str(exc), 'data.target')}") from exc
     except FileNotFoundError as exc:
@@ -108,7 +122,7 @@ def load_arrays(data: dict[str, Any], base_dir: str | None = None) -> tuple[np.n
     if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
         raise DataError(f"{where}: the inputs must be finite numbers; they hold "
                         f"{'NaN or infinite values' if np.issubdtype(x.dtype, np.number) else x.dtype}.")
-    return x, y
+    return x, y, columns
 
 
 def _encode(y: np.ndarray, task: str, loss: Any) -> tuple[np.ndarray, list[Any] | None]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from nnkit.errors import ConfigError, DataError, NnkitError
 from nnkit.runs.data import target_option
-from nnkit.runs.outputs import CONFIG_FILE, plain, read_classes, write_table
+from nnkit.runs.outputs import CONFIG_FILE, plain, read_classes, read_columns, write_table
 from nnkit.runs.training import class_ids, evaluate_split
 from nnkit.utils.atomic import atomic_write
 
@@ -47,22 +47,61 @@ def is_classifier(model: Any) -> bool:
     return "crossentropy" in name or "hinge" in name
 
 
-def read_inputs(path: str, target: str | int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def read_inputs(path: str, target: str | int | None = None, header: bool | None = None,
+                columns: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(X, y)`` from a .csv/.npy/.npz file (``y`` is ``None`` without ``target``/``y`` array).
 
+    With ``columns`` (the training file's names, from ``columns.json``), a .csv file with a header row is
+    matched by name: its columns may come in any order, and the training target column, if present, is
+    left out; missing or unknown columns are an error that lists them. A file without a header row is
+    matched by position.
+
     Raises:
-        ConfigError, DataError: an unsupported suffix, a missing file or unreadable data.
+        ConfigError, DataError: an unsupported suffix, a missing file, unreadable data or unmatched columns.
     """
     from nnkit import datasets
 
     if not os.path.isfile(path):
         raise ConfigError(f"Input file {path!r} does not exist.")
     try:
-        return datasets.load_file(path, target=target)
+        if not path.lower().endswith(".csv"):
+            return datasets.load_file(path, target=target)
+        if target is None and columns is not None and columns.get("target") in _first_row(path):
+            target = columns["target"]  # a labelled file: the label is not an input
+        table = datasets.load_csv(path, target=target, header=header)
     except FileNotFoundError as exc:
         raise ConfigError(str(exc)) from exc
     except NnkitError as exc:  # the loader speaks Python (target='species'); the user typed --target species
         raise type(exc)(about(path, target_option(str(exc), "--target"))) from exc
+    if columns is None:
+        return table.x, table.y
+    return _matched(path, table, [str(name) for name in columns["features"]]), table.y
+
+
+def _first_row(path: str) -> list[str]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        return [cell.strip() for cell in next(csv.reader(handle), [])]
+
+
+def _matched(path: str, table: Any, expected: list[str]) -> np.ndarray:
+    """The feature columns of ``table`` in the order the model was trained on."""
+    names = table.feature_names
+    if names is None:  # no header row: by position
+        if table.x.shape[1] != len(expected):
+            raise DataError(f"{path}: the file has no header row and {table.x.shape[1]} feature columns, but the model "
+                            f"was trained on {len(expected)}: {', '.join(expected)}. Add a header row naming them.")
+        return table.x
+    missing = [name for name in expected if name not in names]
+    unknown = [name for name in names if name not in expected]
+    if missing or unknown:
+        parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + (
+            [f"unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+        raise DataError(f"{path}: the columns do not match the ones the model was trained on ({'; '.join(parts)}). "
+                        f"The model expects the columns {', '.join(expected)} (in any order); pass --target to leave "
+                        "a label column out.")
+    return table.x[:, [names.index(name) for name in expected]]
 
 
 def _targets_for(model: Any, y: np.ndarray, classes: list[Any] | None) -> np.ndarray:
@@ -93,7 +132,8 @@ def _targets_for(model: Any, y: np.ndarray, classes: list[Any] | None) -> np.nda
 
 
 def evaluation_data(model_path: str, data: str | None = None, target: str | int | None = None,
-                    options: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+                    options: dict[str, Any] | None = None,
+                    header: bool | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """``(x, y_raw, description)``: a dataset name, a file, or (``data=None``) the test split of the run
     folder the model sits in, rebuilt from its ``config.yaml``.
 
@@ -110,14 +150,14 @@ def evaluation_data(model_path: str, data: str | None = None, target: str | int 
         from nnkit.runs.specs import make_loss
 
         config = load_config(config_path)
-        x, y = load_arrays(config["data"], os.path.dirname(config_path))
+        x, y, _ = load_arrays(config["data"], os.path.dirname(config_path))
         split = split_data(config, x, y, make_loss(config["compile"]["loss"]))
         labels = split.labels_test
         if split.classes is not None:
             labels = np.asarray(split.classes, dtype=object)[labels]
         return split.x_test, labels, f"the test split of {config_path}"
     if data.lower().endswith(DATA_SUFFIXES) or os.path.sep in data:
-        x, y = read_inputs(data, target)
+        x, y = read_inputs(data, target, header, read_columns(model_path))
         if y is None:
             raise ConfigError(f"{data}: evaluating needs targets; name the label column with --target.")
         return x, y, data
@@ -131,12 +171,12 @@ def evaluation_data(model_path: str, data: str | None = None, target: str | int 
 
 
 def evaluate_model(model_path: str, data: str | None = None, target: str | int | None = None,
-                   batch_size: int = 256) -> tuple[dict[str, float], str, int]:
+                   batch_size: int = 256, header: bool | None = None) -> tuple[dict[str, float], str, int]:
     """Loss and compiled metrics of a saved model; returns ``(metrics, description of the data, n_samples)``."""
     model = load_saved_model(model_path)
     if not model.compiled or model.loss is None:
         raise ConfigError(f"{model_path}: the model was saved without a loss, so it cannot be evaluated.")
-    x, y, what = evaluation_data(model_path, data, target)
+    x, y, what = evaluation_data(model_path, data, target, header=header)
     targets = _targets_for(model, y, read_classes(model_path))
     try:
         return evaluate_split(model, x, targets, batch_size), what, len(x)
@@ -145,9 +185,11 @@ def evaluate_model(model_path: str, data: str | None = None, target: str | int |
 
 
 def predict_file(model_path: str, input_path: str, output_path: str, classes: bool = False,
-                 target: str | int | None = None, batch_size: int = 256) -> np.ndarray:
+                 target: str | int | None = None, batch_size: int = 256, header: bool | None = None) -> np.ndarray:
     """Predict every row of ``input_path`` and write the outputs (or, with ``classes``, the predicted
-    class names) to ``output_path`` (.csv or .npy, written atomically).
+    class names) to ``output_path`` (.csv or .npy, written atomically). A .csv input is matched to the
+    training file's columns by name (see :func:`read_inputs`); ``header`` says whether its first row names
+    the columns (``None``: decided from the file).
 
     Returns:
         What was written.
@@ -158,7 +200,7 @@ def predict_file(model_path: str, input_path: str, output_path: str, classes: bo
     if not output_path.lower().endswith(OUTPUT_SUFFIXES):
         raise ConfigError(f"--output {output_path!r}: write predictions to a .csv or .npy file.")
     model = load_saved_model(model_path)
-    x, _ = read_inputs(input_path, target)
+    x, _ = read_inputs(input_path, target, header, read_columns(model_path))
     try:
         outputs = model.predict(x, batch_size=batch_size, verbose=0)
     except NnkitError as exc:

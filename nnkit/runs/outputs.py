@@ -2,7 +2,8 @@
 
 A run folder holds ``model.nnkit`` (reload with :func:`nnkit.models.load_model`), ``history.csv`` and
 ``history.png`` (learning curves), ``metrics.json`` (test metrics), ``config.yaml`` (the resolved
-config), and for classifiers ``classes.json`` (class names in output order) and ``confusion_matrix.png``;
+config), for classifiers ``classes.json`` (class names in output order) and ``confusion_matrix.png``, and for
+a .csv file with a header row ``columns.json`` (its feature columns in input order, and the target column);
 a search adds ``cv_results.csv``. Nothing is written until training has finished, and every file is
 replaced in one step, so a failed run never leaves a half-written file.
 """
@@ -27,6 +28,7 @@ CONFUSION_PLOT = "confusion_matrix.png"
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 CLASSES_FILE = "classes.json"
+COLUMNS_FILE = "columns.json"
 CV_RESULTS = "cv_results.csv"
 
 
@@ -95,7 +97,8 @@ def write_table(path: str, header: list[str], rows: list[list[Any]]) -> None:
 
 def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], history: dict[str, list[Any]],
                      metrics: dict[str, float], classes: list[Any] | None, y_true: np.ndarray | None = None,
-                     y_pred: np.ndarray | None = None, labels: list[str] | None = None) -> list[str]:
+                     y_pred: np.ndarray | None = None, labels: list[str] | None = None,
+                     columns: dict[str, Any] | None = None) -> list[str]:
     """Write the files of a finished run; returns their paths.
 
     Args:
@@ -108,6 +111,7 @@ def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], histor
         y_true, y_pred: Test class ids and predicted ids, for ``confusion_matrix.png``.
         labels: How to show each class in ``confusion_matrix.png`` (e.g. iris's ``setosa``); the classes by
             default.
+        columns: The training file's column names (``columns.json``), so predictions match inputs by name.
     """
     from nnkit.utils.plotting import plot_confusion_matrix, plot_history, save_figure
 
@@ -123,6 +127,8 @@ def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], histor
     write_json(path(METRICS_FILE), metrics)
     write_yaml(path(CONFIG_FILE), config, header="The resolved config of this run (overrides applied, defaults filled in); "
                "`nnkit train` accepts it as it is.")
+    if columns is not None:
+        write_json(path(COLUMNS_FILE), columns)
     figures = [(plot_history(history), HISTORY_PLOT)] if any(len(v) for v in history.values()) else []
     if classes is not None:
         write_json(path(CLASSES_FILE), classes)
@@ -148,3 +154,13 @@ def read_classes(model_path: str) -> list[Any] | None:
     with open(path, encoding="utf-8") as f:
         classes = json.load(f)
     return classes if isinstance(classes, list) else None
+
+
+def read_columns(model_path: str) -> dict[str, Any] | None:
+    """The training file's column names saved next to a model file (``columns.json``), or ``None``."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), COLUMNS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        columns = json.load(f)
+    return columns if isinstance(columns, dict) and isinstance(columns.get("features"), list) else None

@@ -89,7 +89,7 @@ def _target(value: Any, where: str) -> str | int:
 
 DATA_FIELDS: dict[str, tuple[Checker, Any]] = {
     "dataset": (optional(text), None), "path": (optional(text), None), "target": (optional(_target), None),
-    "options": (mapping, {}), "test_size": (_test_size, 0.2), "standardize": (boolean, False),
+    "header": (optional(boolean), None), "options": (mapping, {}), "test_size": (_test_size, 0.2), "standardize": (boolean, False),
     "rescale": (optional(_rescale), None), "reshape": (optional(_reshape), None), "limit": (optional(positive_int), None),
 }
 
@@ -111,6 +111,9 @@ def _data(config: dict[str, Any]) -> dict[str, Any]:
             hint = closest(data["dataset"], names)
             raise ConfigError(f"data.dataset: unknown dataset {data['dataset']!r}." + (f" Did you mean '{hint}'?"
                               if hint else "") + f" Known datasets: {', '.join(names)} (see `nnkit datasets`).")
+        if data["header"] is not None:
+            raise ConfigError("data.header: only a .csv file (`path`) has a header row; a named dataset has none. "
+                              "Remove `header`.")
         if data["target"] is not None:
             raise ConfigError("data.target: only a file (`path`) has a target column; a named dataset brings its "
                               "own labels. Remove `target`.")

@@ -129,5 +129,5 @@ def finish(run: Run, folder: RunFolder, model: Any, history: dict[str, list[Any]
         y_pred = class_ids(outputs, model.loss)
     files = write_run_folder(folder.work, model=model, config=config or run.config, history=history, metrics=metrics,
                              classes=data.classes, y_true=data.labels_test if data.classes is not None else None,
-                             y_pred=y_pred, labels=data.class_labels)
+                             y_pred=y_pred, labels=data.class_labels, columns=data.columns)
     return TrainResult(folder.path, metrics, history, model, [folder.final(path) for path in files])

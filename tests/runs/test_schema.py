@@ -20,7 +20,8 @@ def error(config) -> str:
 def test_defaults_are_filled_in_and_the_task_is_inferred():
     config = validate_config(iris(fit={"epochs": 3}), default_name="stem")
     assert config["seed"] == 0 and config["task"] == "classification"
-    assert config["data"] == {"dataset": "iris", "path": None, "target": None, "options": {}, "test_size": 0.2,
+    assert config["data"] == {"dataset": "iris", "path": None, "target": None, "header": None, "options": {},
+                              "test_size": 0.2,
                               "standardize": True, "rescale": None, "reshape": None, "limit": None}
     assert config["fit"] == {"epochs": 3, "batch_size": 16, "validation_split": 0.0, "validation_freq": 1,
                              "verbose": 0, "shuffle": True, "class_weight": None, "callbacks": []}
