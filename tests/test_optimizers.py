@@ -353,7 +353,7 @@ def test_any_valid_config_survives_a_round_trip_through_get(name, learning_rate,
 # --- state (checkpoints) ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "Adafactor", "Ftrl", "Lamb", "Lion"])
 def test_state_dict_restores_the_update_trajectory(rng, name):
     grads = [torch.from_numpy(rng.normal(size=3).astype(np.float32)) for _ in range(6)]
 
@@ -396,4 +396,5 @@ def test_old_import_paths_still_work():
     from nnkit.optimizers.schedules import CosineDecay  # noqa: F401
 
     assert nnkit.optimizers.schedules.ExponentialDecay is O.schedules.ExponentialDecay
-    assert set(OPTIMIZERS.names()) == {"adadelta", "adagrad", "adam", "adamax", "adamw", "nadam", "rmsprop", "sgd"}
+    assert set(OPTIMIZERS.names()) == {"adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lamb",
+                                       "lion", "nadam", "rmsprop", "sgd"}

@@ -7,13 +7,18 @@ usable as ``learning_rate=`` of any optimizer here.
 from nnkit.optimizers import schedules
 from nnkit.optimizers.base import OPTIMIZERS, Optimizer
 from nnkit.optimizers.keras_rmsprop import KerasRMSprop
+from nnkit.optimizers.keras_updates import KerasAdafactor, KerasFtrl, KerasLamb, KerasLion
 from nnkit.optimizers.optimizers import (
     SGD,
     Adadelta,
+    Adafactor,
     Adagrad,
     Adam,
     Adamax,
     AdamW,
+    Ftrl,
+    Lamb,
+    Lion,
     Nadam,
     RMSprop,
     TorchOptimizer,
@@ -24,6 +29,7 @@ from nnkit.registry import serializers
 serialize, deserialize = serializers(get, "optimizer")
 
 __all__ = [
-    "OPTIMIZERS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "KerasRMSprop", "Nadam", "Optimizer",
-    "RMSprop", "TorchOptimizer", "deserialize", "get", "schedules", "serialize",
+    "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "KerasAdafactor",
+    "KerasFtrl", "KerasLamb", "KerasLion", "KerasRMSprop", "Lamb", "Lion", "Nadam", "Optimizer", "RMSprop",
+    "TorchOptimizer", "deserialize", "get", "schedules", "serialize",
 ]

@@ -1,7 +1,8 @@
 """Optimizers with Keras names and default hyperparameters, building ``torch.optim`` optimizers.
 
 Each one is an :class:`~nnkit.optimizers.base.Optimizer` spec; Adam/AdamW also take Keras's placement of
-epsilon and RMSprop Keras's update, so their updates equal Keras's.
+epsilon and RMSprop Keras's update, so their updates equal Keras's. Adafactor, Ftrl, Lamb and Lion, which
+torch lacks, build the optimizers of :mod:`nnkit.optimizers.keras_updates`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 from nnkit.errors import ConfigError
 from nnkit.optimizers.base import OPTIMIZERS, Optimizer, _positive
 from nnkit.optimizers.keras_rmsprop import KerasRMSprop
+from nnkit.optimizers.keras_updates import KerasAdafactor, KerasFtrl, KerasLamb, KerasLion
 
 
 @OPTIMIZERS.register("sgd")
@@ -171,6 +173,146 @@ class Adadelta(Optimizer):
 
     def _hyperparameters(self) -> dict[str, Any]:
         return {"rho": self.rho, "epsilon": self.epsilon}
+
+
+@OPTIMIZERS.register("lamb")
+class Lamb(_AdamFamily):
+    """Lamb: Adam's step scaled per weight tensor by the trust ratio ``||w|| / ||step||``; Keras defaults.
+
+    Args:
+        learning_rate: Step size or schedule.
+        beta_1: Decay rate of the first moment.
+        beta_2: Decay rate of the second moment.
+        epsilon: Added to the bias-corrected ``sqrt(v)``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    torch_class = KerasLamb
+
+
+@OPTIMIZERS.register("lion")
+class Lion(Optimizer):
+    """Lion: ``w -= learning_rate * sign(beta_1 * m + (1 - beta_1) * g)``; Keras defaults.
+
+    Its steps have the size of ``learning_rate`` in every coordinate, so it wants a learning rate 3-10x
+    smaller than AdamW's (and a weight decay as many times larger).
+
+    Args:
+        learning_rate: Step size or schedule.
+        beta_1: Weight of the momentum in the update direction, in ``(0, 1]``.
+        beta_2: Decay rate of the momentum.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+
+    Raises:
+        ConfigError: ``beta_1`` is outside ``(0, 1]``.
+    """
+
+    torch_class = KerasLion
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.99,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        if not isinstance(beta_1, (int, float)) or not 0.0 < beta_1 <= 1.0:
+            raise ConfigError("Lion expects `beta_1` in (0, 1]; at 0 it degenerates to SignSGD. "
+                              f"Received: beta_1={beta_1!r}.")
+        self.beta_1, self.beta_2 = beta_1, beta_2
+
+    def _torch_kwargs(self) -> dict[str, Any]:
+        return {"betas": (self.beta_1, self.beta_2)}
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+@OPTIMIZERS.register("ftrl")
+class Ftrl(Optimizer):
+    """FTRL-Proximal ("Follow The Regularized Leader") with Keras's online and shrinkage L2; Keras defaults.
+
+    Args:
+        learning_rate: Step size or schedule.
+        learning_rate_power: How the per-weight learning rate decays with the summed squared gradients;
+            ``<= 0`` (0 for a fixed rate).
+        initial_accumulator_value: Start of the summed squared gradients, ``>= 0``.
+        l1_regularization_strength: L1 strength (weights with ``|z| <= l1`` become exactly 0), ``>= 0``.
+        l2_regularization_strength: Online (stabilizing) L2 strength, ``>= 0``.
+        l2_shrinkage_regularization_strength: L2 penalty added to the gradient (magnitude shrinkage), ``>= 0``.
+        beta: The paper's beta, added to the online L2 as ``beta / (2 * learning_rate)``.
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+
+    Raises:
+        ConfigError: ``learning_rate_power`` is positive or a strength or the accumulator value is negative.
+    """
+
+    torch_class = KerasFtrl
+
+    def __init__(self, learning_rate: float = 0.001, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0, l2_shrinkage_regularization_strength: float = 0.0,
+                 beta: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        if not isinstance(learning_rate_power, (int, float)) or learning_rate_power > 0:
+            raise ConfigError("Ftrl expects `learning_rate_power` to be negative or zero. "
+                              f"Received: learning_rate_power={learning_rate_power!r}.")
+        for key, value in (("initial_accumulator_value", initial_accumulator_value),
+                           ("l1_regularization_strength", l1_regularization_strength),
+                           ("l2_regularization_strength", l2_regularization_strength),
+                           ("l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength)):
+            _positive(value, key, "Ftrl", allow_zero=True)
+        self.learning_rate_power = learning_rate_power
+        self.initial_accumulator_value = initial_accumulator_value
+        self.l1_regularization_strength = l1_regularization_strength
+        self.l2_regularization_strength = l2_regularization_strength
+        self.l2_shrinkage_regularization_strength = l2_shrinkage_regularization_strength
+        self.beta = beta
+
+    def _torch_kwargs(self) -> dict[str, Any]:
+        return {"lr_power": self.learning_rate_power, "initial_accumulator_value": self.initial_accumulator_value,
+                "l1": self.l1_regularization_strength, "l2": self.l2_regularization_strength,
+                "l2_shrinkage": self.l2_shrinkage_regularization_strength, "beta": self.beta}
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"learning_rate_power": self.learning_rate_power,
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "l1_regularization_strength": self.l1_regularization_strength,
+                "l2_regularization_strength": self.l2_regularization_strength,
+                "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+                "beta": self.beta}
+
+
+@OPTIMIZERS.register("adafactor")
+class Adafactor(Optimizer):
+    """Adafactor: factored second moments (row and column means for tensors of rank >= 2) and a step
+    relative to the weights' RMS; Keras defaults.
+
+    As in Keras 3, the step size is ``max(epsilon_2, rms(w)) * min(learning_rate, 1 / sqrt(t))`` whether
+    ``relative_step`` is true or not (Keras keeps the argument; so does nnkit, for configs).
+
+    Args:
+        learning_rate: Step size or schedule.
+        beta_2_decay: Exponent of the second-moment decay ``beta_2 = 1 - t ** beta_2_decay``.
+        epsilon_1: Added to the squared gradients, keeping the denominator away from 0.
+        epsilon_2: Lower bound of the weights' RMS in the step size.
+        clip_threshold: Largest RMS of an update (independent of ``clipnorm`` and friends).
+        relative_step: Kept for Keras compatibility (see above).
+        **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+    """
+
+    torch_class = KerasAdafactor
+
+    def __init__(self, learning_rate: float = 0.001, beta_2_decay: float = -0.8, epsilon_1: float = 1e-30,
+                 epsilon_2: float = 1e-3, clip_threshold: float = 1.0, relative_step: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(learning_rate=learning_rate, **kwargs)
+        self.beta_2_decay, self.epsilon_1, self.epsilon_2 = beta_2_decay, epsilon_1, epsilon_2
+        self.clip_threshold, self.relative_step = clip_threshold, relative_step
+
+    def _torch_kwargs(self) -> dict[str, Any]:
+        return {"beta_2_decay": self.beta_2_decay, "eps": (self.epsilon_1, self.epsilon_2),
+                "clip_threshold": self.clip_threshold}
+
+    def _hyperparameters(self) -> dict[str, Any]:
+        return {"beta_2_decay": self.beta_2_decay, "epsilon_1": self.epsilon_1, "epsilon_2": self.epsilon_2,
+                "clip_threshold": self.clip_threshold, "relative_step": self.relative_step}
 
 
 class TorchOptimizer(Optimizer):
