@@ -131,6 +131,57 @@ from nnkit.layers.attention import AdditiveAttention, Attention, EinsumDense, Mu
 __all__ += ["AdditiveAttention", "Attention", "EinsumDense", "MultiHeadAttention"]
 
 
+# Adaptive pooling layers.
+from nnkit.layers.adaptive_pooling import (  # noqa: E402
+    AdaptiveAveragePooling1D,
+    AdaptiveAveragePooling2D,
+    AdaptiveAveragePooling3D,
+    AdaptiveMaxPooling1D,
+    AdaptiveMaxPooling2D,
+    AdaptiveMaxPooling3D,
+)
+
+__all__ += ["AdaptiveAveragePooling1D", "AdaptiveAveragePooling2D", "AdaptiveAveragePooling3D",
+            "AdaptiveMaxPooling1D", "AdaptiveMaxPooling2D", "AdaptiveMaxPooling3D"]
+
+
+# RMS and spectral normalization.
+from nnkit.layers.rms_normalization import RMSNormalization  # noqa: E402
+from nnkit.layers.spectral_normalization import SpectralNormalization  # noqa: E402
+
+__all__ += ["RMSNormalization", "SpectralNormalization"]
+
+
+# Recurrent cells and the generic RNN.
+from nnkit.layers.rnn import RNN, StackedRNNCells  # noqa: E402
+from nnkit.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell  # noqa: E402
+
+__all__ += ["RNN", "GRUCell", "LSTMCell", "SimpleRNNCell", "StackedRNNCells"]
+
+from nnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: E402
+
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
+
+
+# Non-image preprocessing: category encoding, discretization, hashing, lookups and text vectorization.
+from nnkit.layers.encoding import CategoryEncoding, Discretization  # noqa: E402
+from nnkit.layers.hashing import Hashing  # noqa: E402
+from nnkit.layers.lookup import IntegerLookup, StringLookup  # noqa: E402
+from nnkit.layers.text_vectorization import TextVectorization  # noqa: E402
+
+__all__ += ["CategoryEncoding", "Discretization", "Hashing", "IntegerLookup", "StringLookup", "TextVectorization"]
+
+
+# Image preprocessing and augmentation.
+from nnkit.layers.augmentation import RandomBrightness, RandomContrast, RandomCrop, RandomFlip  # noqa: E402
+from nnkit.layers.augmentation_affine import RandomRotation, RandomTranslation, RandomZoom  # noqa: E402
+from nnkit.layers.image_preprocessing import CenterCrop, Resizing  # noqa: E402
+from nnkit.layers.pipeline import Pipeline  # noqa: E402
+
+__all__ += ["CenterCrop", "Pipeline", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
+
+
 def get(identifier):
     """A layer from an instance or a ``{"class_name": ..., "config": {...}}`` dict."""
     if isinstance(identifier, Layer):
