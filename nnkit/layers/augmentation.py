@@ -2,10 +2,11 @@
 RandomContrast and RandomBrightness (the resampling ones are in ``augmentation_affine``).
 
 In ``fit`` (or a call with ``training=True``) each image of a batch gets its own random draw, computed
-for the whole batch with a few tensor operations; in ``evaluate``, ``predict`` and plain calls the layers
-are the identity (RandomCrop then crops deterministically, so shapes never change). Keras 3 augments in a
-plain call ``layer(x)`` (its ``training`` defaults to True there); nnkit keeps one rule for every layer,
-as for Dropout: inference unless ``fit`` runs or ``training=True`` is passed.
+for the whole batch with a few tensor operations; in ``evaluate``, ``predict`` and calls with
+``training=False`` the layers are the identity (RandomCrop then crops deterministically, so shapes never
+change). As in Keras 3, a call that nothing gives a mode (``layer(images)``, or ``augment(images)`` with
+``augment`` a Sequential of these layers) augments: their ``training`` defaults to True, while the other
+layers of such a call (Dropout, BatchNormalization) infer.
 
 Random draws come from torch's global generator, which ``nnkit.utils.set_random_seed`` seeds, or, when a
 layer is given ``seed=``, from the layer's own ``nnkit.random.SeedGenerator`` (one reproducible stream per
@@ -93,6 +94,8 @@ class RandomFlip(ImageLayer):
         >>> augment = Sequential([RandomFlip("horizontal"), RandomRotation(0.1)])  # doctest: +SKIP
     """
 
+    training_by_default = True
+
     def __init__(self, mode: str = "horizontal_and_vertical", seed: int | None = None, data_format: str | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -145,6 +148,8 @@ class RandomCrop(ImageLayer):
         data_format: ``'channels_last'`` or ``'channels_first'``; the global default when ``None``.
     """
 
+    training_by_default = True
+
     def __init__(self, height: int, width: int, seed: int | None = None, data_format: str | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -190,6 +195,8 @@ class RandomContrast(ImageLayer):
         seed: Seed of the layer's own stream of draws; ``None`` draws from torch's global generator.
         data_format: ``'channels_last'`` or ``'channels_first'``; the global default when ``None``.
     """
+
+    training_by_default = True
 
     def __init__(self, factor: float | tuple[float, float], value_range: tuple[float, float] = (0, 255),
                  seed: int | None = None, data_format: str | None = None, **kwargs: Any) -> None:
@@ -237,6 +244,8 @@ class RandomBrightness(ImageLayer):
         seed: Seed of the layer's own stream of draws; ``None`` draws from torch's global generator.
         data_format: ``'channels_last'`` or ``'channels_first'``; the global default when ``None``.
     """
+
+    training_by_default = True
 
     def __init__(self, factor: float | tuple[float, float], value_range: tuple[float, float] = (0, 255),
                  seed: int | None = None, data_format: str | None = None, **kwargs: Any) -> None:

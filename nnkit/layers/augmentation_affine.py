@@ -41,6 +41,8 @@ def _signed_factor(factor: Any, layer: str, arg: str, low_open: bool = False) ->
 class AffineLayer(ImageLayer):
     """Shared arguments of the resampling layers: fill mode, fill value, interpolation, seed, data format."""
 
+    training_by_default = True
+
     def _set_resampling(self, fill_mode: str, interpolation: str, fill_value: float, seed: int | None,
                         data_format: str | None) -> None:
         kind = type(self).__name__

@@ -83,6 +83,10 @@ class Layer(nn.Module):
     #: Whether ``call`` takes ``training`` (then it receives the mode the call runs in, as Keras passes it).
     _call_takes_training: ClassVar[bool] = False
 
+    #: The mode of a call that nothing gives a mode (no ``training=``, no ``fit``/``predict``): Keras's default
+    #: of ``call``'s ``training``, False except for the augmentation layers, which augment there.
+    training_by_default: ClassVar[bool] = False
+
     #: Whether ``dtype=`` names a compute dtype to check (``Input`` takes any dtype: it describes the data).
     checks_dtype: ClassVar[bool] = True
 
@@ -144,7 +148,8 @@ class Layer(nn.Module):
         state = calling.TRAINING
         # The mode needs no change when an enclosing call (or fit) set this layer's mode, or when nothing did and
         # the layer infers; an outermost call of a layer left in training mode (a callback during fit) infers.
-        settled = state.value == self.training if state.value is not None else (state.depth > 0 or not self.training)
+        settled = state.value == self.training if state.value is not None else (
+            state.depth > 0 or not (self.training or self._training_by_default()))
         plain = (settled and len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
                  and args[0].dtype in _DIRECT_DTYPES and not (self._forward_hooks or self._forward_pre_hooks
                                                               or _HOOKS_FORWARD or _HOOKS_PRE or _HOOKS_BACKWARD
@@ -206,7 +211,10 @@ class Layer(nn.Module):
             self._build_for(args[0] if len(args) == 1 else list(args))
         outer = calling.TRAINING.value
         mode = outer if training is None else bool(training)
-        if mode is None and calling.TRAINING.depth <= 1:  # an outermost call without `training`: inference
+        if mode is None and calling.TRAINING.depth <= 1:  # an outermost call without `training`: inference,
+            defaults = self._training_by_default()  # except in the layers that train by default (augmentation)
+            if defaults:
+                return self._call_with_defaults(defaults, args, kwargs)
             mode = False
         if mode is None or mode == self.training:  # the mode an enclosing call or fit gave it
             return nn.Module.__call__(self, *args, **kwargs)
@@ -217,6 +225,35 @@ class Layer(nn.Module):
         finally:
             self.train(before)
             calling.TRAINING.value = outer
+
+    def _training_by_default(self) -> list[Layer]:
+        """The layers in this one (itself included) whose calls train when nothing gives a mode; cached."""
+        found = self.__dict__.get("_by_default_cache")
+        if found is None:
+            found, seen, pending = [], set(), [self]
+            while pending:  # a model's layers are not its torch children (its module is), so walk both
+                layer = pending.pop()
+                if id(layer) in seen:
+                    continue
+                seen.add(id(layer))
+                if layer.training_by_default:
+                    found.append(layer)
+                pending += [*getattr(layer, "layers", ()), *(m for m in layer.modules() if isinstance(m, Layer))]
+            if self.built:
+                self.__dict__["_by_default_cache"] = found
+        return found
+
+    def _call_with_defaults(self, defaults: list[Layer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """An outermost call without a mode, as Keras runs it: every layer infers except ``defaults``."""
+        before = [(m, m.training) for layer in (self, *defaults) for m in layer.modules()]
+        try:
+            self.train(False)
+            for layer in defaults:
+                layer.train(True)
+            return nn.Module.__call__(self, *args, **kwargs)
+        finally:
+            for module, mode in before:
+                module.training = mode
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """torch's entry point: :meth:`call` (so hooks and ``torch.compile`` see a normal module), given the

@@ -41,7 +41,7 @@ SEARCHABLE = ("model", "compile", "fit")
 DEFAULT_OUTPUT = "runs/{stem}-{timestamp}"
 OUTPUT_FIELDS = ("name", "stem", "timestamp")
 #: Loss families that make a run a classifier when ``task`` is not given.
-CLASSIFICATION_LOSSES = ("crossentropy", "hinge")
+CLASSIFICATION_LOSSES = ("crossentropy", "cross_entropy", "hinge")
 
 
 def _section(config: dict[str, Any], name: str, fields: dict[str, tuple[Checker, Any]],

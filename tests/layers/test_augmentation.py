@@ -9,7 +9,17 @@ import torch
 
 import nnkit
 from nnkit.errors import ConfigError
-from nnkit.layers import RandomBrightness, RandomContrast, RandomCrop, RandomFlip
+from nnkit.layers import (
+    Input,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
+from nnkit.models import Sequential
 from tests.helpers import assert_close
 from tests.layers.parity import keras_output, nnkit_model, nnkit_output
 
@@ -23,15 +33,32 @@ def _images(rng, shape):
 @pytest.mark.parametrize("make", [lambda: RandomFlip(), lambda: RandomCrop(6, 6), lambda: RandomContrast(0.5),
                                   lambda: RandomBrightness(0.3)])
 def test_inference_keeps_images_as_keras_does(keras, rng, make):
-    """Plain calls, predict and training=False leave images alone (RandomCrop resizes to its size)."""
+    """predict, evaluate-style calls and training=False leave images alone (RandomCrop resizes to its size)."""
     x = _images(rng, (4, 6, 6, 3))
     layer = make()
     model = nnkit_model(layer, (6, 6, 3))
     theirs = getattr(keras.layers, type(layer).__name__)(**{k: v for k, v in layer.get_config().items()
                                                              if k != "name"})
-    for out in (layer(x), layer(x, training=False), model.predict(x, verbose=0), nnkit_output(model, x)):
+    for out in (layer(x, training=False), model.predict(x, verbose=0), model(x, training=False)):
         assert_close(out, x, rtol=0, atol=0)
     assert_close(keras_output(keras, theirs, x), x, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("make", [lambda: RandomFlip(), lambda: RandomContrast(0.5), lambda: RandomBrightness(0.3),
+                                  lambda: RandomRotation(0.2), lambda: RandomZoom(0.3), lambda: RandomTranslation(0.3, 0.3)])
+def test_a_call_given_no_mode_augments_as_in_keras(keras, rng, make):
+    """Keras's augmentation layers default to training=True in call: `layer(images)` and `augment(images)` for a
+    Sequential `augment` augment (the images Keras's tutorials plot), while the model's Dropout infers."""
+    x = _images(rng, (16, 6, 6, 3))
+    layer = make()
+    theirs = getattr(keras.layers, type(layer).__name__)(**{k: v for k, v in layer.get_config().items()
+                                                             if k != "name"})
+    assert not np.array_equal(keras.ops.convert_to_numpy(theirs(x)), x)  # what Keras does
+    assert not np.array_equal(np.asarray(layer(x)), x)
+    augment = Sequential([Input((6, 6, 3)), make(), nnkit.layers.Dropout(0.99)])
+    out = np.asarray(augment(x))
+    assert not np.array_equal(out, x) and np.count_nonzero(out) > out.size // 2  # augmented, no dropout
+    assert np.array_equal(augment.predict(x, verbose=0), x) and not augment.training
 
 
 @pytest.mark.parametrize("mode", list(FLIPS))

@@ -50,7 +50,7 @@ def test_a_convnet_with_flip_and_rotation_trains_and_predicts_deterministically(
     plain = _convnet([])  # the same network without augmentation predicts the same
     plain.set_weights(model.get_weights())
     assert_close(plain.predict(x, verbose=0), first, atol=1e-6)
-    assert_close(model(x), first, atol=1e-6)
+    assert_close(model(x, training=False), first, atol=1e-6)
 
 
 def test_fit_sees_augmented_images_and_evaluate_the_originals(rng):
@@ -99,7 +99,7 @@ def test_pipeline_applies_its_layers_in_order(keras, rng):
     model = Sequential([Input((12, 8, 3)), pipeline])
     assert model.output_shape == (None, 6, 6, 3)
     assert_close(model.predict(x, verbose=0), expected, atol=1e-6)
-    assert_close(pipeline(x[0]), expected[0], atol=1e-6)  # a single image
+    assert_close(pipeline(x[0], training=False), expected[0], atol=1e-6)  # a single image
     trained = pipeline(x, training=True).numpy()
     flipped = np.all(trained == expected[:, ::-1, ::-1], axis=(1, 2, 3))
     assert np.all(flipped | np.all(trained == expected, axis=(1, 2, 3)))
