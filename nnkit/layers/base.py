@@ -154,7 +154,7 @@ class Layer(nn.Module):
             settled = True
         else:  # an outermost call: it may need the layers that train by default (augmentation) switched
             defaults = self.__dict__.get("_by_default_cache")
-            settled = not (self.training or (self._training_by_default() if defaults is None else defaults))
+            settled = not (self.training or (calling.training_by_default(self) if defaults is None else defaults))
         plain = (settled and len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
                  and args[0].dtype in _DIRECT_DTYPES and not (self._forward_hooks or self._forward_pre_hooks
                                                               or _HOOKS_FORWARD or _HOOKS_PRE or _HOOKS_BACKWARD
@@ -206,7 +206,7 @@ class Layer(nn.Module):
             args = (kwargs.pop("inputs"),)
         if symbolic.is_symbolic(args):
             kwargs.pop("training", None)
-            return self._call_symbolic(args, kwargs)
+            return symbolic.call_layer(self, args, kwargs)
         training = kwargs.pop("training", None)
         args = tuple(calling.as_data(a, self) for a in args)
         for key, value in kwargs.items():  # masks and other array arguments keep their dtype
@@ -217,9 +217,9 @@ class Layer(nn.Module):
         outer = calling.TRAINING.value
         mode = outer if training is None else bool(training)
         if mode is None and calling.TRAINING.depth <= 1:  # an outermost call without `training`: inference,
-            defaults = self._training_by_default()  # except in the layers that train by default (augmentation)
+            defaults = calling.training_by_default(self)  # except in layers that train by default (augmentation)
             if defaults:
-                return self._call_with_defaults(defaults, args, kwargs)
+                return calling.call_with_defaults(self, defaults, nn.Module.__call__, args, kwargs)
             mode = False
         if mode is None or mode == self.training:  # the mode an enclosing call or fit gave it
             return nn.Module.__call__(self, *args, **kwargs)
@@ -230,35 +230,6 @@ class Layer(nn.Module):
         finally:
             self.train(before)
             calling.TRAINING.value = outer
-
-    def _training_by_default(self) -> list[Layer]:
-        """The layers in this one (itself included) whose calls train when nothing gives a mode; cached."""
-        found = self.__dict__.get("_by_default_cache")
-        if found is None:
-            found, seen, pending = [], set(), [self]
-            while pending:  # a model's layers are not its torch children (its module is), so walk both
-                layer = pending.pop()
-                if id(layer) in seen:
-                    continue
-                seen.add(id(layer))
-                if layer.training_by_default:
-                    found.append(layer)
-                pending += [*getattr(layer, "layers", ()), *(m for m in layer.modules() if isinstance(m, Layer))]
-            if self.built:
-                self.__dict__["_by_default_cache"] = found
-        return found
-
-    def _call_with_defaults(self, defaults: list[Layer], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """An outermost call without a mode, as Keras runs it: every layer infers except ``defaults``."""
-        before = [(m, m.training) for layer in (self, *defaults) for m in layer.modules()]
-        try:
-            self.train(False)
-            for layer in defaults:
-                layer.train(True)
-            return nn.Module.__call__(self, *args, **kwargs)
-        finally:
-            for module, mode in before:
-                module.training = mode
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """torch's entry point: :meth:`call` (so hooks and ``torch.compile`` see a normal module), given the
@@ -292,35 +263,9 @@ class Layer(nn.Module):
         shapes = symbolic.map_structure(lambda t: tuple(t.shape[1:]) if isinstance(t, Tensor) else None, inputs)
         self.attach(shapes)
 
-    def _call_symbolic(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        shapes = symbolic.map_structure(lambda t: t.sample_shape if isinstance(t, symbolic.KerasTensor) else None,
-                                        args[0] if len(args) == 1 else list(args))
-        if not self.built:
-            output_shape = self._attach_symbolic(shapes)
-        else:
-            output_shape = self._infer_output_shape(shapes)
-        output_shape = self._symbolic_outputs(output_shape, kwargs)
-        first = symbolic.flatten(args[0])
-        dtype = "float32" if self.input_dtype is not None or not first else first[0].dtype
-        if dtype.startswith(("int", "uint", "bool")) and self.input_dtype is None and not isinstance(self, _PASS_DTYPE):
-            dtype = "float32"
-        return symbolic.record(self, args, kwargs, calling.output_structure(output_shape), dtype)
-
     def _symbolic_outputs(self, output_shape: Any, kwargs: dict[str, Any]) -> Any:
         """The output shape(s) of a symbolic call with ``kwargs`` (layers whose arguments add outputs override)."""
         return output_shape
-
-    def _attach_symbolic(self, shapes: Any) -> Any:
-        try:
-            return self.attach(shapes)
-        except TypeError as exc:
-            if calling.has_unknown(shapes):
-                raise ConfigError(
-                    f"Layer '{self.name}' ({type(self).__name__}) needs to know every size of its input, but "
-                    f"received inputs of shape {calling.batch_shape(shapes)} with an unknown (None) size: {exc}. Give "
-                    "Input a fixed shape for this axis, or pool/flatten only after a layer that removes it."
-                ) from None
-            raise
 
     def _infer_output_shape(self, shapes: Any) -> Any:
         """The output sample shape for inputs of ``shapes``, without changing the built layer."""
@@ -698,7 +643,6 @@ def _serializable(value: Any) -> Any:
     return value
 
 
-_PASS_DTYPE: tuple[type, ...] = ()  # layers whose outputs keep an integer input dtype (Input, Identity)
 
 
 def regularizer_terms(pairs: list[tuple[torch.Tensor, Any]]) -> list[tuple[torch.Tensor, Any]]:

@@ -26,6 +26,40 @@ class TrainingFlag:
 TRAINING = TrainingFlag()
 
 
+def training_by_default(layer: Any) -> list[Any]:
+    """The layers in ``layer`` (itself included) whose calls train when nothing gives a mode (Keras's
+    augmentation layers: their ``call`` defaults to ``training=True``); cached once the layer is built."""
+    found = layer.__dict__.get("_by_default_cache")
+    if found is None:
+        found, seen, pending = [], set(), [layer]
+        while pending:  # a model's layers are not its torch children (its module is), so walk both
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            if current.training_by_default:
+                found.append(current)
+            pending += [*getattr(current, "layers", ()),
+                        *(m for m in current.modules() if hasattr(m, "training_by_default"))]
+        if layer.built:
+            layer.__dict__["_by_default_cache"] = found
+    return found
+
+
+def call_with_defaults(layer: Any, defaults: list[Any], call: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``call(layer, *args, **kwargs)`` as Keras runs a call given no mode: every layer infers except
+    ``defaults``, which train; the modes are restored afterwards."""
+    before = [(m, m.training) for owner in (layer, *defaults) for m in owner.modules()]
+    try:
+        layer.train(False)
+        for default in defaults:
+            default.train(True)
+        return call(layer, *args, **kwargs)
+    finally:
+        for module, mode in before:
+            module.training = mode
+
+
 def is_numeric_list(value: Any) -> bool:
     """Whether a (nested) list holds only numbers: one array, not a list of arrays."""
     if isinstance(value, (list, tuple)):

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from nnkit import activations, config, constraints, initializers, regularizers
 from nnkit.errors import ConfigError
-from nnkit.layers import base, symbolic
+from nnkit.layers import symbolic
 from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
 from nnkit.layers.containers import MoveChannels
 
@@ -255,4 +255,4 @@ class Reshape(Layer):
         return ReshapeModule(target), target
 
 
-base._PASS_DTYPE = (InputLayer, Identity)
+symbolic.PASS_DTYPE = (InputLayer, Identity)

@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from nnkit.errors import ConfigError
+
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
           "float64": torch.float64, "int8": torch.int8, "int16": torch.int16, "int32": torch.int32,
           "int64": torch.int64, "uint8": torch.uint8, "bool": torch.bool}
@@ -157,3 +159,38 @@ def topological_nodes(outputs: list[KerasTensor]) -> list[Node]:
             layer, index, _ = tensor._keras_history
             visit(layer._inbound_nodes[index])
     return ordered
+
+
+#: Layers whose outputs keep an integer input dtype (Input, Identity); set by nnkit.layers.core.
+PASS_DTYPE: tuple[type, ...] = ()
+
+
+def call_layer(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A layer called on symbolic tensors: build it for their shapes (or infer its output shape when it is
+    built), record the call as a node and return the symbolic outputs."""
+    from nnkit.layers import calling
+
+    shapes = map_structure(lambda t: t.sample_shape if isinstance(t, KerasTensor) else None,
+                           args[0] if len(args) == 1 else list(args))
+    output_shape = _attach(layer, shapes) if not layer.built else layer._infer_output_shape(shapes)
+    output_shape = layer._symbolic_outputs(output_shape, kwargs)
+    first = flatten(args[0])
+    dtype = "float32" if layer.input_dtype is not None or not first else first[0].dtype
+    if dtype.startswith(("int", "uint", "bool")) and layer.input_dtype is None and not isinstance(layer, PASS_DTYPE):
+        dtype = "float32"
+    return record(layer, args, kwargs, calling.output_structure(output_shape), dtype)
+
+
+def _attach(layer: Any, shapes: Any) -> Any:
+    from nnkit.layers import calling
+
+    try:
+        return layer.attach(shapes)
+    except TypeError as exc:
+        if calling.has_unknown(shapes):
+            raise ConfigError(
+                f"Layer '{layer.name}' ({type(layer).__name__}) needs to know every size of its input, but received "
+                f"inputs of shape {calling.batch_shape(shapes)} with an unknown (None) size: {exc}. Give Input a "
+                "fixed shape for this axis, or pool/flatten only after a layer that removes it."
+            ) from None
+        raise
