@@ -67,6 +67,26 @@ METRIC_CASES = {
     "Recall": (lambda m: m.metrics.Recall(), ([0, 1, 1, 1], [1, 0, 1, 1]), {}),
     "BinaryAccuracy": (lambda m: m.metrics.BinaryAccuracy(), ([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]]), {}),
     "MeanSquaredError": (lambda m: m.metrics.MeanSquaredError(), ([[0, 1], [0, 0]], [[1, 1], [0, 0]]), {}),
+    # Keras's docstring examples of the IoU, correlation and threshold metrics.
+    "IoU": (lambda m: m.metrics.IoU(num_classes=2, target_class_ids=[0]), ([0, 0, 1, 1], [0, 1, 0, 1]), {}),
+    "MeanIoU": (lambda m: m.metrics.MeanIoU(num_classes=2), ([0, 0, 1, 1], [0, 1, 0, 1]), {}),
+    "BinaryIoU": (lambda m: m.metrics.BinaryIoU(target_class_ids=[0, 1], threshold=0.3),
+                  ([0, 1, 0, 1], [0.1, 0.2, 0.4, 0.7]), {"sample_weight": [2, 1, 1, 1]}),
+    "OneHotMeanIoU": (lambda m: m.metrics.OneHotMeanIoU(num_classes=3),
+                      ([[0, 0, 1], [1, 0, 0], [0, 1, 0], [1, 0, 0]],
+                       [[0.2, 0.3, 0.5], [0.1, 0.2, 0.7], [0.5, 0.3, 0.1], [0.1, 0.4, 0.5]]), {}),
+    "PearsonCorrelation": (lambda m: m.metrics.PearsonCorrelation(),
+                           ([[0, 1, 0.5], [1, 1, 0.2]], [[0.1, 0.9, 0.5], [1, 0.9, 0.2]]), {}),
+    "ConcordanceCorrelation": (lambda m: m.metrics.ConcordanceCorrelation(),
+                               ([[0, 1, 0.5], [1, 1, 0.2]], [[0.1, 0.9, 0.5], [1, 0.9, 0.2]]), {}),
+    "PrecisionAtRecall": (lambda m: m.metrics.PrecisionAtRecall(0.5), ([0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8]),
+                          {"sample_weight": [2, 2, 2, 1, 1]}),
+    "SensitivityAtSpecificity": (lambda m: m.metrics.SensitivityAtSpecificity(0.5),
+                                 ([0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8]), {}),
+    "Precision top_k": (lambda m: m.metrics.Precision(top_k=2), ([[0, 0, 1], [0, 1, 0]], [[.2, .3, .5], [.6, .3, .1]]),
+                        {}),
+    "Recall class_id": (lambda m: m.metrics.Recall(thresholds=0.6, class_id=2),
+                        ([[0, 0, 1], [0, 1, 0], [0, 0, 1]], [[.2, .3, .7], [.1, .3, .6], [.2, .3, .5]]), {}),
 }
 
 
@@ -77,6 +97,7 @@ def test_metrics_update_from_lists_and_arrays_like_keras(keras, case):
     k_metric.update_state(*args, **kwargs)
     n_metric.update_state(*args, **kwargs)
     assert float(n_metric.result()) == pytest.approx(float(keras.ops.convert_to_numpy(k_metric.result())), rel=1e-6)
+    assert isinstance(n_metric.result(), torch.Tensor) and n_metric.result().dtype == torch.float32  # as Keras's
 
 
 @pytest.mark.parametrize(("name", "std"), [("GlorotUniform", math.sqrt(2.0 / 500)), ("GlorotNormal", math.sqrt(2.0 / 500)),

@@ -11,10 +11,11 @@ Example:
     ((150, 4), (150,))
 """
 
-from nnkit.datasets import cifar10, fashion_mnist, mnist
+from nnkit.datasets import boston_housing, california_housing, cifar10, cifar100, fashion_mnist, imdb, mnist, reuters
 from nnkit.datasets.catalog import DatasetInfo, available, class_names, load
 from nnkit.datasets.files import CsvTable, load_csv, load_file
 from nnkit.datasets.images import data_folder
 
 __all__ = ["DatasetInfo", "available", "cifar10", "class_names", "data_folder", "fashion_mnist", "load", "load_file", "mnist"]
+__all__ += ["boston_housing", "california_housing", "cifar100", "imdb", "reuters"]
 __all__ += ["CsvTable", "load_csv"]

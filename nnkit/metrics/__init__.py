@@ -6,17 +6,43 @@ categorical or sparse variant from the shapes, as Keras does; ``'precision'``, `
 functions ``fn(y_true, y_pred)`` averaged over samples.
 
 Classification metrics read every label format (integer labels, one-hot rows, probabilities, one
-sigmoid unit or two softmax units); see :mod:`nnkit.metrics.labels`. A metric whose result is a
-dict (``average=None``, ``ConfusionMatrix``) logs one entry per key, e.g. ``precision_0``.
+sigmoid unit or two softmax units); see :mod:`nnkit.metrics.labels`.
+
+``result()`` returns a float32 tensor, as Keras does on the torch backend. A vector result (one value
+per class with ``average=None``, the default of ``F1Score``; one per threshold) logs one float per
+entry, e.g. ``f1_score_0``, ``f1_score_1`` (Keras's History holds the array instead); a dict result
+(``ConfusionMatrix``) logs one entry per key. Logs, History and ``evaluate`` hold Python floats.
+
+Keras's function forms (``mean_squared_error``, ``binary_crossentropy``, ... one value per sample) are
+the functions of :mod:`nnkit.losses`, as in Keras.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from nnkit import losses
 from nnkit.errors import ConfigError
+from nnkit.losses import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    categorical_hinge,
+    hinge,
+    huber,
+    kl_divergence,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
 from nnkit.metrics.accuracy import (
     Accuracy,
     BinaryAccuracy,
@@ -31,6 +57,12 @@ from nnkit.metrics.accuracy import (
     sparse_top_k_categorical_accuracy,
     top_k_categorical_accuracy,
 )
+from nnkit.metrics.at_thresholds import (
+    PrecisionAtRecall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+)
 from nnkit.metrics.auc import AUC
 from nnkit.metrics.base import METRICS, Mean, MeanMetricWrapper, Metric
 from nnkit.metrics.confusion import (
@@ -41,7 +73,14 @@ from nnkit.metrics.confusion import (
     TruePositives,
 )
 from nnkit.metrics.confusion_matrix import ConfusionMatrix, ConfusionMatrixResult
+from nnkit.metrics.correlation import (
+    ConcordanceCorrelation,
+    PearsonCorrelation,
+    concordance_correlation,
+    pearson_correlation,
+)
 from nnkit.metrics.fscores import F1Score, FBetaScore, Precision, Recall
+from nnkit.metrics.iou import BinaryIoU, IoU, MeanIoU, OneHotIoU, OneHotMeanIoU
 from nnkit.metrics.probabilistic import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -70,9 +109,11 @@ __all__ = [
     "Accuracy",
     "BinaryAccuracy",
     "BinaryCrossentropy",
+    "BinaryIoU",
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
+    "ConcordanceCorrelation",
     "ConfusionMatrix",
     "ConfusionMatrixResult",
     "CosineSimilarity",
@@ -81,23 +122,32 @@ __all__ = [
     "FalseNegatives",
     "FalsePositives",
     "Hinge",
+    "IoU",
     "KLDivergence",
     "LogCoshError",
     "Mean",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
+    "MeanIoU",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
+    "OneHotIoU",
+    "OneHotMeanIoU",
+    "PearsonCorrelation",
     "Poisson",
     "Precision",
+    "PrecisionAtRecall",
     "R2Score",
     "Recall",
+    "RecallAtPrecision",
     "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
     "SparseCategoricalAccuracy",
     "SparseCategoricalCrossentropy",
     "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
@@ -105,12 +155,30 @@ __all__ = [
     "TruePositives",
     "accuracy",
     "binary_accuracy",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_accuracy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "concordance_correlation",
     "deserialize",
     "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "log_cosh",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "pearson_correlation",
+    "poisson",
     "serialize",
     "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
     "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
     "top_k_categorical_accuracy",
 ]
 
@@ -149,12 +217,32 @@ def _fit_to_loss(metric: Metric, loss: losses.Loss | None, output_shape: tuple[i
         metric.multi_label = multi_label
 
 
+# nnkit's compile() shortcut 'f1' is one number (binary F1, else macro), not Keras's per-class default.
+_NAME_DEFAULTS = {"f1": {"average": "auto"}}
+
+
+def _check_no_required_arguments(identifier: str, factory: Callable) -> None:
+    """Refuse a name whose metric needs arguments (``'mean_io_u'`` needs ``num_classes``), saying what to pass."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return
+    required = [p.name for p in parameters if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                                                  p.KEYWORD_ONLY)]
+    if required:
+        raise ConfigError(f"Metric '{identifier}' needs {', '.join(required)}, which a name cannot give. Pass an "
+                          f"instance instead, e.g. metrics=[nnkit.metrics.{factory.__name__}("
+                          f"{', '.join(f'{r}=...' for r in required)})].")
+
+
 def _from_name(identifier: str, loss: losses.Loss | None, target_shape: tuple[int, ...],
                output_shape: tuple[int, ...]) -> Metric:
     if identifier in ("accuracy", "acc"):
         return MeanMetricWrapper(_accuracy_for(loss, target_shape, output_shape), name=identifier)
     if identifier in METRICS:
-        metric = METRICS.get(identifier)()
+        factory = METRICS.get(identifier)
+        _check_no_required_arguments(identifier, factory)
+        metric = factory(**_NAME_DEFAULTS.get(identifier, {}))
         if identifier == snake_case(identifier):
             metric.name = identifier  # Keras logs a metric given by name under that name
         _fit_to_loss(metric, loss, output_shape)

@@ -132,10 +132,10 @@ class TopKCategoricalAccuracy(Mean):
         self._bad = bad if self._bad is None else self._bad + bad
         self._accumulate(_in_top_k(labels, y_pred, self.k), lab.row_weights(sample_weight, y_pred, self.name))
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:  # type: ignore[override]
         return Metric.__call__(self, y_true, y_pred, sample_weight)
 
-    def result(self) -> float:
+    def result(self) -> Tensor:
         if self._bad is not None and int(self._bad):
             raise DataError(f"Metric '{self.name}' received {int(self._bad)} target label(s) that are not integer "
                             "class labels within the predicted classes.")

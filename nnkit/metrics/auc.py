@@ -43,7 +43,8 @@ class AUC(Metric):
             ``'binary'`` (class 1), ``'micro'`` (all columns pooled), ``'macro'``, ``'weighted'`` (by
             the weight of each class's positives) or ``None`` (one entry per class, ``auc_0``, ...).
             Classes whose curve is undefined (no positives; for ROC also no negatives) are left out of
-            the macro and weighted averages and report 0, as does an undefined binary AUC.
+            the macro and weighted averages and report 0, as does an undefined binary AUC. With
+            ``None`` the result is a vector, logged as ``auc_0``, ``auc_1``, ...
         class_id: Report one class only (one-vs-rest).
         multi_label: Outputs are independent sigmoid units (matters for ``from_logits`` and for
             ``'auto'`` with two outputs).
@@ -151,10 +152,14 @@ class AUC(Metric):
             return "binary" if binary else "macro"
         return self.average
 
-    def result(self) -> float | dict[str, float]:
+    def result(self) -> Tensor:
+        """A float32 tensor: the area, or one area per class (``average=None``; empty before any update)."""
+        return torch.as_tensor(self._result(), dtype=torch.float32)
+
+    def _result(self) -> float | list[float]:
         mode = self._mode()
         if self.columns is None:
-            return {} if mode is None else 0.0
+            return [] if mode is None else 0.0
         if mode in ("binary", "class"):
             columns = [1 if mode == "binary" else self.class_id]
         elif mode == "micro":
@@ -169,7 +174,7 @@ class AUC(Metric):
                             f"labels in [0, {max(self.columns - 1, 1)}].")
         values, defined, positives = host[0].tolist(), host[1].bool().tolist(), host[2].tolist()
         if mode is None:
-            return {f"{self.name}_{c}": v if ok else 0.0 for c, v, ok in zip(columns, values, defined)}
+            return [v if ok else 0.0 for v, ok in zip(values, defined)]
         if mode in ("binary", "class", "micro"):
             return values[0] if defined[0] else 0.0
         kept = [(v, p) for v, ok, p in zip(values, defined, positives) if ok]

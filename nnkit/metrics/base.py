@@ -1,4 +1,6 @@
-"""The metric protocol: state on the model's device, one host sync in ``result()``."""
+"""The metric protocol: state on the model's device; ``result()`` returns a float32 tensor, as Keras does on
+the torch backend, and the training loop turns results into Python floats once per epoch
+(:func:`result_entries`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -80,10 +83,12 @@ class Metric:
         """Accumulate one batch."""
         raise NotImplementedError
 
-    def result(self) -> float | dict[str, float]:
+    def result(self) -> Tensor | dict[str, float]:
         """The metric value for everything accumulated since the last reset.
 
-        A ``dict`` (e.g. one value per class) is merged into the logs key by key.
+        Built-in metrics return a float32 tensor, as Keras does on the torch backend: a scalar, or a vector
+        (one value per class or threshold) logged as ``name_0``, ``name_1``, ... A ``dict`` is merged into
+        the logs key by key; a Python number is logged as it is.
         """
         raise NotImplementedError
 
@@ -98,7 +103,7 @@ class Metric:
             integer_labels: Whether the targets are integer class labels (one per output row).
         """
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float | dict[str, float]:
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor | dict[str, float]:
         self.update_state(*(torch.as_tensor(v) if v is not None else None for v in (y_true, y_pred, sample_weight)))
         return self.result()
 
@@ -196,14 +201,16 @@ class Mean(Metric):
         values = values.detach() if isinstance(values, Tensor) else torch.as_tensor(values)  # a loss with its graph
         self._accumulate(values, sample_weight)
 
-    def __call__(self, values: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
+    def __call__(self, values: Any, sample_weight: Any = None) -> Tensor:  # type: ignore[override]
         self.update_state(torch.as_tensor(values), None if sample_weight is None else torch.as_tensor(sample_weight))
         return self.result()
 
-    def result(self) -> float:
-        if self.total is None or float(self.count) == 0.0:
-            return 0.0
-        return float(self.total / self.count)
+    def result(self) -> Tensor:
+        """The weighted mean so far, a float32 scalar tensor (0 when nothing, or only zero weight, was seen)."""
+        if self.total is None:
+            return torch.zeros((), dtype=torch.float32)
+        count = torch.where(self.count == 0, torch.ones_like(self.count), self.count)
+        return torch.where(self.count == 0, torch.zeros_like(self.total), self.total / count).to(torch.float32)
 
 
 class MeanMetricWrapper(Mean):
@@ -222,8 +229,23 @@ class MeanMetricWrapper(Mean):
         values = values.detach() if isinstance(values, Tensor) else torch.as_tensor(values)  # a loss with its graph
         self._accumulate(values, sample_weight)
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:  # type: ignore[override]
         return Metric.__call__(self, y_true, y_pred, sample_weight)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, **self.fn_kwargs}
+
+
+def result_entries(name: str, value: Any) -> dict[str, Any]:
+    """A metric's result as log entries: ``{name: value}`` for a scalar, ``{name_0: v0, name_1: v1, ...}``
+    (Python floats, one host read) for a vector, a dict as it is.
+
+    Keras's History holds a NumPy array for a vector result; nnkit logs one float per entry instead, so
+    History, CSVLogger, EarlyStopping and checkpoint file names can use each of them.
+    """
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, (Tensor, np.ndarray)) and value.ndim > 0:
+        flat = value.detach().cpu().reshape(-1) if isinstance(value, Tensor) else value.reshape(-1)
+        return {f"{name}_{i}": float(v) for i, v in enumerate(flat.tolist())}
+    return {name: value}

@@ -41,7 +41,7 @@ class ConfusionMetric(Metric):
             arg-max for several. A number with several outputs makes the problem multi-label: each
             column is thresholded on its own, as in Keras's ``F1Score(threshold=...)``.
         average: ``'binary'`` (the positive class, 1), ``'micro'``, ``'macro'``, ``'weighted'`` or
-            ``None`` (one log entry per class, ``name_0``, ``name_1``, ...), with scikit-learn's
+            ``None`` (a vector, one value per class, logged as ``name_0``, ``name_1``, ...), with scikit-learn's
             meaning; ``'auto'`` (default) is ``'binary'`` for a binary problem (one sigmoid unit or
             two softmax units) and ``'macro'`` otherwise.
         class_id: Report only this class (one-vs-rest); replaces ``average``.
@@ -180,9 +180,13 @@ class ConfusionMetric(Metric):
         """The metric per class from its counts (vectorised)."""
         raise NotImplementedError
 
-    def result(self) -> float | dict[str, float]:
+    def result(self) -> Tensor:
+        """A float32 tensor: the score, or one score per class (``average=None``; empty before any update)."""
+        return torch.as_tensor(self._result(), dtype=torch.float32)
+
+    def _result(self) -> float | np.ndarray:
         if self.task is None:
-            return {} if self.average is None and self.class_id is None else 0.0
+            return np.zeros(0) if self.average is None and self.class_id is None else 0.0
         tp, fp, fn, tn, present = self.counts()
         mode = self._mode()
         if mode in ("class", "binary"):
@@ -192,7 +196,7 @@ class ConfusionMetric(Metric):
             return float(self.score(*(np.array([c.sum()]) for c in (tp, fp, fn, tn)))[0])
         values = self.score(tp, fp, fn, tn)
         if mode is None:
-            return {f"{self.name}_{c}": float(v) for c, v in enumerate(values)}
+            return values
         if mode == "macro":
             return float(values[present].mean()) if present.any() else 0.0
         support = tp + fn

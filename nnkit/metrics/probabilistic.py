@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from nnkit import losses
@@ -62,5 +63,6 @@ class Sum(Mean):
     def update_state(self, values: Tensor, sample_weight: Tensor | None = None) -> None:  # type: ignore[override]
         super().update_state(values, sample_weight)
 
-    def result(self) -> float:
-        return 0.0 if self.total is None else float(self.total)
+    def result(self) -> Tensor:
+        """The weighted sum so far, a float32 scalar tensor."""
+        return torch.zeros((), dtype=torch.float32) if self.total is None else self.total.to(torch.float32)

@@ -67,7 +67,7 @@ class RegressionMetric(Mean):
         y_true, y_pred = paired(self.name, y_true, y_pred)
         self._accumulate(self.fn(y_true, y_pred), sample_weight)
 
-    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:  # type: ignore[override]
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:  # type: ignore[override]
         return Metric.__call__(self, y_true, y_pred, sample_weight)
 
     def check_compatible(self, output_shape: tuple[int, ...], integer_labels: bool) -> None:
@@ -160,8 +160,8 @@ class RootMeanSquaredError(RegressionMetric):
     def __init__(self, name: str = "root_mean_squared_error", dtype: Any = None) -> None:
         super().__init__(lambda y_true, y_pred: torch.square(y_pred - y_true), name=name, dtype=dtype)
 
-    def result(self) -> float:
-        return math.sqrt(super().result())
+    def result(self) -> Tensor:
+        return torch.sqrt(super().result())
 
 
 class R2Score(Metric):
@@ -170,7 +170,7 @@ class R2Score(Metric):
 
     Args:
         class_aggregation: ``'uniform_average'`` (mean over outputs), ``'variance_weighted_average'``
-            or ``None`` (one entry per output: ``r2_score_0``, ...).
+            or ``None`` (a vector, one value per output, logged as ``r2_score_0``, ...).
         num_regressors: For the adjusted R² (``0``: plain R²). Falls back to plain R² with a warning
             when there are not more samples than ``num_regressors + 1``, as in Keras.
         name: Name in logs (default ``'r2_score'``).
@@ -225,9 +225,13 @@ class R2Score(Metric):
         self._state = torch.stack([merged, new_mean, new_deviations, new_residuals])
         self._rows += len(y_true)
 
-    def result(self) -> float | dict[str, float]:
+    def result(self) -> Tensor:
+        """A float32 tensor: the score, or one score per output with ``class_aggregation=None``."""
+        return torch.as_tensor(self._result(), dtype=torch.float32)
+
+    def _result(self) -> float | list[float]:
         if self._state is None:
-            return {} if self.class_aggregation is None else 0.0
+            return [] if self.class_aggregation is None else 0.0
         state = self._state.cpu().double()
         total, mean, deviations, residuals = state
         rows = int(self._rows)
@@ -236,7 +240,7 @@ class R2Score(Metric):
         safe = torch.where(constant, torch.ones_like(deviations), deviations)
         scores = torch.where(constant, (residuals == 0).to(state.dtype), 1 - residuals / safe)
         if self.class_aggregation is None:
-            return {f"{self.name}_{k}": self._adjusted(float(v), rows) for k, v in enumerate(scores)}
+            return [self._adjusted(float(v), rows) for v in scores]
         if self.class_aggregation == "variance_weighted_average" and not bool(constant.all()):
             weights = torch.where(constant, torch.zeros_like(deviations), deviations)
             score = float((scores * weights).sum() / weights.sum())

@@ -25,6 +25,7 @@ from nnkit.training.data import (
     class_weight_to_sample_weight,
     to_tensor,
 )
+from nnkit.utils.py_dataset import PyDataset, standardize_batch
 
 if TYPE_CHECKING:
     from nnkit.layers.base import Layer
@@ -141,13 +142,60 @@ def take(batches: Iterator[Batch], steps: int | None) -> Iterator[Batch]:
     return batches if steps is None else itertools.islice(batches, steps)
 
 
+class ClassWeighted(PyDataset):
+    """A PyDataset whose ``(x, y)`` batches gain per-sample weights from ``class_weight`` (``fit``'s argument)."""
+
+    def __init__(self, dataset: PyDataset, class_weight: dict | str) -> None:
+        super().__init__(dataset.workers, dataset.use_multiprocessing, dataset.max_queue_size)
+        self.dataset, self.class_weight = dataset, class_weight
+
+    @property
+    def num_batches(self) -> int | None:
+        return self.dataset.num_batches
+
+    def __getitem__(self, index: int) -> Any:
+        batch = standardize_batch(self.dataset[index])
+        if len(batch) == 3:
+            raise DataError("You cannot specify `class_weight` and `sample_weight` at the same time: the "
+                            f"PyDataset {type(self.dataset).__name__} returns (x, y, sample_weight) batches. "
+                            "Fold the class weights into its sample weights, or drop class_weight.")
+        if len(batch) == 1:
+            raise DataError(f"class_weight needs targets, but the PyDataset {type(self.dataset).__name__} returns "
+                            "batches of x only. Return (x, y) from __getitem__.")
+        return (*batch, class_weight_to_sample_weight(self.class_weight, to_tensor(batch[1], "y")))
+
+    def on_epoch_begin(self) -> None:
+        self.dataset.on_epoch_begin()
+
+    def on_epoch_end(self) -> None:
+        self.dataset.on_epoch_end()
+
+
+def py_dataset_input(x: Any, y: Any, sample_weight: Any, class_weight: Any = None,
+                     validation_split: float = 0.0) -> Any:
+    """``x`` as ``fit``/``evaluate`` read it: a :class:`~nnkit.utils.PyDataset` carries its own targets and
+    weights, so ``y``, ``sample_weight`` and ``validation_split`` are refused as in Keras; ``class_weight``
+    weighs its ``(x, y)`` batches. Anything else is returned unchanged."""
+    if not isinstance(x, PyDataset):
+        return x
+    for name, value, description in (("y", y, "the targets"), ("sample_weight", sample_weight, "the sample weights")):
+        if value is not None:
+            raise DataError(f"When providing `x` as a PyDataset, `{name}` should not be passed. Instead, {description} "
+                            f"should be included as part of the PyDataset (returned by {type(x).__name__}.__getitem__).")
+    if validation_split:
+        raise DataError("Argument `validation_split` is only supported for tensors or NumPy arrays; `x` is the "
+                        f"PyDataset {type(x).__name__} (validation_split={validation_split!r}). Pass "
+                        "validation_data=<another PyDataset> instead.")
+    return x if class_weight is None else ClassWeighted(x, class_weight)
+
+
 def unpack_validation(value: Any) -> tuple[Any, Any, Any]:
     """``validation_data`` as ``(x, y, sample_weight)``."""
     if isinstance(value, (tuple, list)) and len(value) in (2, 3):
         return value[0], value[1], value[2] if len(value) == 3 else None
     raise DataError(
-        "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight), or a torch "
-        f"Dataset/DataLoader. Received: {type(value).__name__}."
+        "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, val_sample_weight), a torch "
+        f"Dataset/DataLoader or a PyDataset. Received: {type(value).__name__}."
     )
 
 

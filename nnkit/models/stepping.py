@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from nnkit import metrics as metrics_module
 from nnkit.errors import ConfigError
+from nnkit.metrics.base import result_entries
 
 # On Keras's torch backend ``variable.value`` is the torch tensor; a torch Parameter is its own value, so the
 # guide's ``[v.value.grad for v in self.trainable_weights]`` runs unchanged on nnkit's weights.
@@ -47,8 +48,7 @@ class CompileMetrics(metrics_module.Metric):
     def result(self) -> dict[str, float]:
         results: dict[str, float] = {}
         for metric, _ in (self.model._metrics or []) if self._updated else []:
-            value = metric.result()
-            results.update(value if isinstance(value, dict) else {metric.name: value})
+            results.update(result_entries(metric.name, metric.result()))
         return results
 
 
@@ -94,7 +94,11 @@ def update_metrics(model: Any, loss: Tensor, y: Any, y_pred: Any, sample_weight:
             metric.update_state(loss.detach())
         elif y is not None:
             metric.update_state(y, y_pred, sample_weight)
-    return {metric.name: metric.result() for metric in model.metrics}
+    logs: dict[str, Any] = {}
+    for metric in model.metrics:
+        value = metric.result()  # a vector result becomes one entry per element, as in fit's logs
+        logs.update({metric.name: value} if isinstance(value, dict) else result_entries(metric.name, value))
+    return logs
 
 
 def scalar_logs(logs: Any, method: str, model: str) -> dict[str, float]:
@@ -171,13 +175,14 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: Any, epochs: int, verbose: An
     from nnkit.callbacks.history import History
     from nnkit.errors import DataError
     from nnkit.models import preparation
-    from nnkit.training.data import ArrayData
+    from nnkit.training.data import ArrayData, is_loader_input
 
     _require_compiled(model, "fit")
     batch_size = preparation.batch_size(batch_size, x)
     verbose = preparation.verbosity(verbose)
     preparation.check_epochs(epochs, initial_epoch)
     preparation.check_validation_freq(validation_freq)
+    x = preparation.py_dataset_input(x, y, sample_weight, None, validation_split)
     data = _step_data(model, x, y, sample_weight, batch_size, shuffle)
     if validation_split and validation_data is None:
         if not isinstance(data, ArrayData):
@@ -185,7 +190,9 @@ def fit(model: Any, x: Any, y: Any, *, batch_size: Any, epochs: int, verbose: An
         data, held_out = data.split(validation_split)
     else:
         held_out = None
-        if validation_data is not None:
+        if is_loader_input(validation_data):
+            held_out = _step_data(model, validation_data, None, None, validation_batch_size or batch_size, False)
+        elif validation_data is not None:
             val_x, val_y, val_w = preparation.unpack_validation(validation_data)
             held_out = _step_data(model, val_x, val_y, val_w, validation_batch_size or batch_size, False)
     steps = data.steps(batch_size) if isinstance(data, ArrayData) else data.steps()
@@ -211,6 +218,7 @@ def evaluate(model: Any, x: Any, y: Any, *, batch_size: Any, verbose: Any, sampl
     _require_compiled(model, "evaluate")
     batch_size = preparation.batch_size(batch_size, x)
     verbose = preparation.verbosity(verbose)
+    x = preparation.py_dataset_input(x, y, sample_weight)
     data = _step_data(model, x, y, sample_weight, batch_size, False)
     steps = data.steps(batch_size) if isinstance(data, ArrayData) else data.steps()
     cbs = model._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": steps})

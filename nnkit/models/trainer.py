@@ -228,7 +228,7 @@ class Trainer:
             data = x
         elif is_loader_input(x):
             loader = LoaderData(x, batch_size, shuffle, self.device, shard=targets)
-            first_x, first_y, _ = next(iter(loader.batches()))
+            first_x, first_y, _ = loader.first_batch()
             self._ensure_built(preparation.sample_shapes(first_x))
             preparation.check_input_shape(self, first_x, "x")
             total = steps or loader.steps()
@@ -277,8 +277,8 @@ class Trainer:
             validation_freq: int | Iterable[int] = 1) -> History:
         """Train for ``epochs`` epochs; returns a :class:`History` (Keras signature and semantics).
 
-        ``x`` may be a NumPy array, tensor, DataFrame, list, or a torch ``Dataset``/``DataLoader``
-        yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches. ``validation_split`` holds out the
+        ``x`` may be a NumPy array, tensor, DataFrame, list, a torch ``Dataset``/``DataLoader`` or a
+        :class:`~nnkit.utils.PyDataset` yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches. ``validation_split`` holds out the
         last fraction of the samples, before shuffling, as Keras does.
         """
         if self._custom_steps():
@@ -293,6 +293,7 @@ class Trainer:
         verbose = preparation.verbosity(verbose)
         preparation.check_epochs(epochs, initial_epoch)
         preparation.check_validation_freq(validation_freq)
+        x = preparation.py_dataset_input(x, y, sample_weight, class_weight, validation_split)
         if validation_split and is_loader_input(x):
             raise DataError("validation_split is not supported for a Dataset or DataLoader; pass validation_data.")
         if not is_loader_input(x):
@@ -329,6 +330,7 @@ class Trainer:
         self._join_distributed()
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
+        x = preparation.py_dataset_input(x, y, sample_weight)
         source = self._source(x, y, sample_weight, batch_size=batch_size, steps=steps)
         loop = self._get_loop(source.target_shape)
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})

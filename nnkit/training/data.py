@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 from nnkit import distributed
 from nnkit.config import float_dtype
 from nnkit.errors import DataError
+from nnkit.utils.py_dataset import BatchStream, PyDataset
 
 Batch = tuple[Any, Any, Tensor | None]  # (x, y, sample_weight); x and y are tensors, or tuples of them
 
@@ -51,8 +52,8 @@ def size(value: Any) -> int:
 
 
 def is_loader_input(x: Any) -> bool:
-    """Whether ``x`` is a torch ``Dataset`` or ``DataLoader`` (batched by torch, not sliced)."""
-    return isinstance(x, (Dataset, DataLoader))
+    """Whether ``x`` is a torch ``Dataset`` or ``DataLoader`` or a ``PyDataset`` (batched, not sliced)."""
+    return isinstance(x, (Dataset, DataLoader, PyDataset))
 
 
 def to_tensor(value: Any, what: str) -> Tensor:
@@ -205,10 +206,12 @@ class LoaderData:
     batches (seed its shuffling).
     """
 
-    def __init__(self, source: Dataset | DataLoader, batch_size: int, shuffle: bool, device: torch.device,
-                 shard: bool = True) -> None:
+    def __init__(self, source: Dataset | DataLoader | PyDataset, batch_size: int, shuffle: bool,
+                 device: torch.device, shard: bool = True) -> None:
         if isinstance(source, DataLoader):
             self.loader = source
+        elif isinstance(source, PyDataset):  # already batched: read in (shuffled) batch order
+            self.loader = BatchStream(source, shuffle)
         else:
             self.loader = DataLoader(source, **loader_options(source, batch_size, shuffle, device, shard))
         self.device = device
@@ -224,13 +227,22 @@ class LoaderData:
         except TypeError:
             return None
 
+    def first_batch(self) -> Batch:
+        """The first batch on the device, to build and check the model (a PyDataset's epoch hooks do not run)."""
+        if isinstance(self.loader, BatchStream):
+            return next(self._converted([self.loader.first()]))
+        return next(iter(self.batches()))
+
     def batches(self) -> Iterator[Batch]:
         """Yield ``(x, y, sample_weight)`` batches on the device."""
         if isinstance(self.sampler, DistributedSampler):  # a new order each pass, the same on every rank
             self.sampler.set_epoch(self.passes)
         self.passes += 1
+        return self._converted(self.loader)
+
+    def _converted(self, items: Any) -> Iterator[Batch]:
         non_blocking = self.device.type == "cuda"  # host-to-GPU copies from pinned memory may overlap
-        for item in self.loader:
+        for item in items:
             if isinstance(item, Tensor):
                 parts = [item]
             elif isinstance(item, (tuple, list)) and 1 <= len(item) <= 3:

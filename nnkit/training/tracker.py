@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from nnkit import distributed
-from nnkit.metrics.base import Metric, accumulator_dtype
+from nnkit.metrics.base import Metric, accumulator_dtype, result_entries
 from nnkit.training import data
 
 # Pending outputs are folded into the metrics once they hold this many values (or, when training is
@@ -110,11 +110,8 @@ class RunningLogs:
                 values = (total / count).tolist()
                 logs.update(zip(["loss", *self.loss_parts], values))
         for metric, _ in (self.metrics if self._metrics_updated else []):
-            value = metric.result()
-            if isinstance(value, dict):
-                logs.update(value)
-            else:
-                logs[metric.name] = float(value)
+            for key, value in result_entries(metric.name, metric.result()).items():
+                logs[key] = float(value)
         return dict(sorted(logs.items()))
 
     def lazy(self) -> LazyLogs:

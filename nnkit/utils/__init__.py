@@ -12,10 +12,15 @@ from nnkit.saving import (
     register_keras_serializable,
     serialize_keras_object,
 )
+from nnkit.utils.dataset_split import split_dataset
+from nnkit.utils.model_plot import model_to_dot, plot_model
 from nnkit.utils.naming import clear_session
 from nnkit.utils.numerical import normalize, to_categorical
+from nnkit.utils.progbar import Progbar
+from nnkit.utils.py_dataset import PyDataset, Sequence
 from nnkit.utils.seeding import set_random_seed
 from nnkit.utils.sequences import pad_sequences
+from nnkit.utils.timeseries import timeseries_dataset_from_array
 
 
 def is_keras_tensor(x: object) -> bool:
@@ -47,6 +52,8 @@ __all__ = [
 ]
 
 __all__ += ["disable_interactive_logging", "enable_interactive_logging", "is_interactive_logging_enabled"]
+__all__ += ["Progbar", "PyDataset", "Sequence", "model_to_dot", "plot_model", "split_dataset",
+            "timeseries_dataset_from_array"]
 
 _PLOTTING = ("plot_confusion_matrix", "plot_history", "save_figure")
 

@@ -74,3 +74,47 @@ def write_fake_cifar10(root: Path, per_batch: int = 2, n_test: int = 3, seed: in
         "x_test": np.concatenate(rows["test"]),
         "y_test": np.array(labels["test"]),
     }
+
+
+# -- keras.datasets files (Keras's own formats) -------------------------------------------------------------
+def object_array(sequences: list[list[int]]) -> np.ndarray:
+    array = np.empty(len(sequences), dtype=object)
+    array[:] = [list(s) for s in sequences]
+    return array
+
+
+def write_fake_imdb(path: Path, train: list[list[int]], y_train: list[int], test: list[list[int]],
+                    y_test: list[int]) -> None:
+    """``imdb.npz``: ragged word-index sequences as pickled object arrays, int labels."""
+    np.savez(path, x_train=object_array(train), y_train=np.array(y_train), x_test=object_array(test),
+             y_test=np.array(y_test))
+
+
+def write_fake_reuters(path: Path, sequences: list[list[int]], labels: list[int]) -> None:
+    """``reuters.npz``: all newswires in ``x`` (object array) and their topics in ``y``."""
+    np.savez(path, x=object_array(sequences), y=np.array(labels))
+
+
+def write_fake_housing(path: Path, n: int, features: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``boston_housing.npz`` / ``california_housing.npz``: float features ``x`` and targets ``y``."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.random((n, features)), rng.random(n) * 50
+    np.savez(path, x=x, y=y)
+    return x, y
+
+
+def write_fake_cifar100(folder: Path, n_train: int = 6, n_test: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
+    """``cifar-100-python/{train,test,meta}``: pickled dicts with bytes keys, as the Python 2 release loads."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    out = {}
+    for name, count in (("train", n_train), ("test", n_test)):
+        data = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
+        fine, coarse = [int(v) for v in rng.integers(0, 100, count)], [int(v) for v in rng.integers(0, 20, count)]
+        with open(folder / name, "wb") as f:
+            pickle.dump({b"data": data, b"fine_labels": fine, b"coarse_labels": coarse, b"filenames": [b"x"] * count},
+                        f, protocol=4)
+        out.update({f"{name}_data": data, f"{name}_fine": np.array(fine), f"{name}_coarse": np.array(coarse)})
+    with open(folder / "meta", "wb") as f:
+        pickle.dump({b"fine_label_names": [b"apple"] * 100}, f, protocol=4)
+    return out
