@@ -1,7 +1,8 @@
 """The ``nnkit`` command: train, search, evaluate, predict and summarize from the shell.
 
 Exit codes: 0 on success; 2 for a usage, config or data error (one line ``nnkit: error: ...`` on stderr,
-no traceback unless ``--debug``); 1 when training or another step fails; 130 on Ctrl-C.
+no traceback unless ``--debug``); 1 when training or another step fails (a file that cannot be written, e.g. on a
+full disk, included); 130 on Ctrl-C.
 
 This module imports only the standard library at load time; torch, scikit-learn and matplotlib are
 imported by the command that needs them.
@@ -55,8 +56,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nnkit import runs
     from nnkit.runs.report import metrics_table
 
+    if args.resume is not None and args.output is not None:
+        raise UsageError("--resume continues a run in its own folder; leave out --output")
     run = runs.open_run(args.config, args.set)
-    result = runs.train(run, output_dir=args.output, verbose=0 if args.quiet else None)
+    result = runs.train(run, output_dir=args.output, verbose=0 if args.quiet else None, resume=args.resume)
     _echo(f"\nTest metrics ({len(run.data.x_test)} samples):")
     _echo(metrics_table(_loss_first(result.metrics)))
     _echo(f"\nRun folder: {result.run_dir}")
@@ -69,7 +72,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nnkit.runs.report import format_table, metrics_table
 
     run = runs.open_run(args.config, args.set)
-    found = runs.search(run, output_dir=args.output)
+    found = runs.search(run, output_dir=args.output, progress=not args.quiet)
     paths = list(run.config["search"]["params"])
     rows = [[row["rank"], row["mean_test_score"], row["std_test_score"], *(row["params"][p] for p in paths)]
             for row in found.table[:args.top]]
@@ -101,6 +104,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     result = predict_file(args.model, args.input, args.output, classes=args.classes, target=_column(args.target),
                           batch_size=args.batch_size, header=args.header)
     _echo(f"Wrote {len(result)} predictions to {args.output}")
+    if args.classes:
+        import numpy as np
+
+        names, counts = np.unique(result.astype(str), return_counts=True)
+        _echo("Predicted classes: " + ", ".join(f"{name} ({count})" for name, count in zip(names, counts)))
     return 0
 
 
@@ -172,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     overrides(p)
     p.add_argument("--output", metavar="DIR", help="run folder (instead of output.dir)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--resume", metavar="RUN_FOLDER", help="continue a run stopped with Ctrl-C, in its folder")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("search", parents=[common], help="hyperparameter search from a config's search section",
@@ -181,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     overrides(p)
     p.add_argument("--output", metavar="DIR", help="run folder (instead of output.dir)")
     p.add_argument("--top", type=_positive, default=5, metavar="N", help="candidates to print (default 5)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar over the candidates")
     p.set_defaults(handler=cmd_search)
 
     p = sub.add_parser("evaluate", parents=[common], help="metrics of a saved model on data",
@@ -262,13 +272,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `nnkit ... | head` closed the pipe: stop quietly, as a killed writer would
         _silence_stdout()
         return 141
-    except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as exc:
+        print(f"\n{PROG}: interrupted{_kept(exc)}", file=sys.stderr, flush=True)
         return 130
     except UsageError as exc:
         return _fail(str(exc), 2, debug)
     except Exception as exc:
         return _fail(*_classify(exc, command), debug)
+
+
+def _kept(exc: KeyboardInterrupt) -> str:
+    """What an interrupted training run kept, and how to resume it."""
+    if getattr(exc, "run_dir", None) is None:
+        return ""
+    return (f" after epoch {exc.epochs_done} of {exc.epochs}. The run folder {exc.run_dir} holds the model of epoch "
+            f"{exc.epochs_done} and its history.\nResume with: {exc.resume_hint}")
 
 
 def _silence_stdout() -> None:

@@ -160,8 +160,16 @@ def test_predict_writes_outputs_and_classes(trained, tmp_path, capsys):
                  "--classes"]) == 0
     with open(tmp_path / "c.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["class"] and [int(r[0]) for r in rows[1:]] == expected.argmax(axis=1).tolist()
-    assert "Wrote 7 predictions" in capsys.readouterr().out
+    names = ["setosa", "versicolor", "virginica"]  # the run recorded iris's class names (class_names.json)
+    predicted = [names[i] for i in expected.argmax(axis=1)]
+    assert rows[0] == ["class"] and [r[0] for r in rows[1:]] == predicted
+    out = capsys.readouterr().out
+    assert "Wrote 7 predictions" in out
+    counts = ", ".join(f"{name} ({predicted.count(name)})" for name in names if name in predicted)
+    assert f"Predicted classes: {counts}" in out
+    assert main(["predict", model_path, str(tmp_path / "x.npy"), "--output", str(tmp_path / "p.csv")]) == 0
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == ",".join(names)  # outputs headed by the names too
+    capsys.readouterr()
     assert main(["predict", model_path, str(tmp_path / "x.npy"), "--output", str(tmp_path / "p.txt")]) == 2
     assert "write predictions to a .csv or .npy file" in one_error_line(capsys.readouterr().err)
     assert not (tmp_path / "p.txt").exists()
@@ -292,3 +300,10 @@ def test_the_error_examples_of_the_configs_readme_are_real(capsys, monkeypatch):
         assert main(["summary", "configs/iris_mlp.yaml", "--set", override]) == 2
         actual = one_error_line(capsys.readouterr().err)
         assert actual.startswith(line.removesuffix("...").rstrip()), (line, actual)
+
+
+def test_an_empty_output_is_refused_before_training(config, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", config, "--output", "", *QUICK]) == 2
+    assert "--output: the run folder is empty" in one_error_line(capsys.readouterr().err)
+    assert os.listdir(tmp_path) == ["iris.yaml"]

@@ -1,4 +1,9 @@
-"""Progress output: a tqdm bar per epoch (``verbose=1``) or one line per epoch (``verbose=2``)."""
+"""Progress output: a tqdm bar per epoch (``verbose=1``) or one line per epoch (``verbose=2``).
+
+A bar needs a terminal: when standard output is a file or a pipe (``nnkit train ... > log.txt``), or
+interactive logging is off (:func:`nnkit.config.disable_interactive_logging`), ``verbose=1`` prints the line
+per epoch of ``verbose=2`` instead of hundreds of redrawn bars.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,14 @@ def format_logs(logs: dict[str, Any]) -> str:
     return " - ".join(parts)
 
 
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal (a progress bar can redraw its line there)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+
+
 class ProgbarLogger(Callback):
     """Prints progress; added by ``fit``, ``evaluate`` and ``predict`` when ``verbose`` is on.
 
@@ -45,7 +58,8 @@ class ProgbarLogger(Callback):
 
     def _mode(self) -> int:
         mode = self.verbose if self.verbose is not None else int(self.params.get("verbose", 1))
-        return 2 if mode == 1 and not config.is_interactive_logging_enabled() else mode
+        bars = config.is_interactive_logging_enabled() and is_terminal(sys.stdout)
+        return 2 if mode == 1 and not bars else mode
 
     def _open_bar(self, total: int | None, desc: str | None) -> None:
         from tqdm.auto import tqdm

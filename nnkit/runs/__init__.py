@@ -23,12 +23,13 @@ from nnkit.runs.loading import (
     read_config,
     set_path,
 )
+from nnkit.runs.resuming import TrainingInterrupted
 from nnkit.runs.schema import load_config, validate_config
 from nnkit.runs.searching import ConfigModel, SearchResult, search
 from nnkit.runs.training import TrainingFailed, TrainResult, class_ids, train
 
 __all__ = [
-    "ConfigModel", "Run", "RunData", "SearchResult", "TrainResult", "TrainingFailed", "apply_overrides", "build_model",
-    "class_ids", "get_path", "load_config", "open_run", "parse_config_text", "parse_override", "parse_path", "prepare",
-    "read_config", "search", "set_path", "train", "validate_config",
+    "ConfigModel", "Run", "RunData", "SearchResult", "TrainResult", "TrainingFailed", "TrainingInterrupted",
+    "apply_overrides", "build_model", "class_ids", "get_path", "load_config", "open_run", "parse_config_text",
+    "parse_override", "parse_path", "prepare", "read_config", "search", "set_path", "train", "validate_config",
 ]

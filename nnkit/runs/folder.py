@@ -8,6 +8,10 @@ folder whose run is still going gets a clear error; a lock left by a run that wa
 With ``output.overwrite``, the new run writes into a hidden folder beside the old one and swaps it in
 when it has finished, so the folder never mixes the files of two runs (an old ``classes.json`` beside a
 regression, an old ``cv_results.csv`` beside a plain training run).
+
+A run stopped with Ctrl-C after some epochs keeps its folder like a finished run
+(:meth:`RunFolder.keep_interrupted`); ``nnkit train --resume`` claims it again and writes in place
+(:func:`claim_existing`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class RunFolder:
 
     def __init__(self, path: str, work: str, created: bool) -> None:
         self.path, self.work, self._created = path, work, created
+        self._settled = False
 
     def __repr__(self) -> str:
         return f"RunFolder(path={self.path!r}, work={self.work!r})"
@@ -45,7 +50,10 @@ class RunFolder:
         return self
 
     def __exit__(self, kind: type | None, *_: object) -> None:
-        """Commit when the run finished, abandon when it raised (Ctrl-C included)."""
+        """Commit when the run finished, abandon when it raised (Ctrl-C included) unless it kept an interrupted
+        run (:meth:`keep_interrupted`)."""
+        if self._settled:
+            return
         if kind is None:
             self.commit()
         else:
@@ -57,6 +65,7 @@ class RunFolder:
 
     def commit(self) -> None:
         """The run finished: swap in the new folder (overwrite) and release the lock."""
+        self._settled = True
         if self.work != self.path:
             retired = _sibling(self.path, "replaced")
             os.rename(self.path, retired)
@@ -65,8 +74,14 @@ class RunFolder:
         else:
             _remove(os.path.join(self.path, LOCK_FILE))
 
+    def keep_interrupted(self) -> None:
+        """The run was interrupted after finishing some epochs and wrote what it has: keep it as a run (it
+        replaces an earlier run's folder, as a finished run would) and release the lock."""
+        self.commit()
+
     def abandon(self) -> None:
         """The run failed: remove what the claim created, keep what the run wrote (e.g. checkpoints)."""
+        self._settled = True
         if self.work != self.path:
             shutil.rmtree(self.work, ignore_errors=True)
         _remove(os.path.join(self.path, LOCK_FILE))
@@ -84,7 +99,7 @@ def claim_run_folder(config: dict[str, Any], source: str | None, override: str |
         ConfigError: the folder holds files (without ``output.overwrite``), another run is writing to it,
             or it cannot be created.
     """
-    stem = os.path.splitext(os.path.basename(source))[0] if source else config["model"]["name"]
+    stem = config_stem(config, source)
     timestamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     template = override if override is not None else config["output"]["dir"]
     try:
@@ -95,6 +110,34 @@ def claim_run_folder(config: dict[str, Any], source: str | None, override: str |
     if not path:
         raise ConfigError(f"{where}: the run folder is empty. Name a folder, e.g. {where} runs/experiment-1.")
     return claim(path, where, numbered="{timestamp}" in template, overwrite=bool(config["output"]["overwrite"]))
+
+
+def config_stem(config: dict[str, Any], source: str | None) -> str:
+    """What ``{stem}`` in ``output.dir`` stands for: the config file's name without its suffix (the model's
+    name without a file)."""
+    return os.path.splitext(os.path.basename(source))[0] if source else config["model"]["name"]
+
+
+def recorded_config(config: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """``config`` as the run folder's ``config.yaml`` records it: ``{stem}`` in ``output.dir`` filled in, so a
+    rerun of that file (named ``config.yaml``) is named after the original config file, not after ``config``."""
+    template = config["output"]["dir"]
+    if "{stem}" not in template:
+        return config
+    stem = config_stem(config, source).replace("{", "{{").replace("}", "}}")
+    return {**config, "output": {**config["output"], "dir": template.replace("{stem}", stem)}}
+
+
+def claim_existing(path: str, where: str) -> RunFolder:
+    """Claim an existing run folder to write into in place (resuming an interrupted run).
+
+    Raises:
+        ConfigError: ``path`` is not a folder, or another run is writing to it.
+    """
+    if not os.path.isdir(path):
+        raise ConfigError(f"{where}: {path!r} is not a folder. Name the run folder of an interrupted run.")
+    _lock(path, where, created=False)
+    return RunFolder(path, path, created=False)
 
 
 def claim(path: str, where: str, *, numbered: bool, overwrite: bool) -> RunFolder:

@@ -11,7 +11,7 @@ import numpy as np
 
 from nnkit.errors import ConfigError, DataError, NnkitError
 from nnkit.runs.data import target_option
-from nnkit.runs.outputs import CONFIG_FILE, plain, read_classes, read_columns, write_table
+from nnkit.runs.outputs import CONFIG_FILE, plain, read_class_names, read_classes, read_columns, write_table
 from nnkit.runs.training import class_ids, evaluate_split
 from nnkit.utils.atomic import atomic_write
 
@@ -187,7 +187,7 @@ def evaluate_model(model_path: str, data: str | None = None, target: str | int |
 def predict_file(model_path: str, input_path: str, output_path: str, classes: bool = False,
                  target: str | int | None = None, batch_size: int = 256, header: bool | None = None) -> np.ndarray:
     """Predict every row of ``input_path`` and write the outputs (or, with ``classes``, the predicted
-    class names) to ``output_path`` (.csv or .npy, written atomically). A .csv input is matched to the
+    class names: ``class_names.json`` of the run folder, else ``classes.json``) to ``output_path`` (.csv or .npy, written atomically). A .csv input is matched to the
     training file's columns by name (see :func:`read_inputs`); ``header`` says whether its first row names
     the columns (``None``: decided from the file).
 
@@ -205,7 +205,7 @@ def predict_file(model_path: str, input_path: str, output_path: str, classes: bo
         outputs = model.predict(x, batch_size=batch_size, verbose=0)
     except NnkitError as exc:
         raise type(exc)(about(input_path, str(exc))) from exc
-    names = read_classes(model_path)
+    names = read_class_names(model_path)  # iris's setosa, not 0, when the run recorded the names
     if classes:
         if not is_classifier(model):
             raise ConfigError("--classes needs a classifier (a model trained with a cross-entropy or hinge loss).")

@@ -25,8 +25,9 @@ from nnkit.errors import ConfigError
 #: Deepest nesting a config may have; real configs stay below 10 levels.
 MAX_DEPTH = 64
 
-#: Largest config file read; real configs are a few kilobytes.
-MAX_BYTES = 10 * 2**20
+#: Largest config read (a file, a text or a --set value); real configs are a few kilobytes. PyYAML reads
+#: about 150 KB a second, so a larger document would take long before any other check could refuse it.
+MAX_BYTES = 2**20
 
 #: Most values a config may hold once YAML aliases are expanded; real configs hold a few hundred. A
 #: "billion laughs" document of a few hundred bytes expands to billions of values.
@@ -52,6 +53,10 @@ class DuplicateKey(ValueError):
     """A config mapping names the same key twice."""
 
 
+class TooManyValues(ValueError):
+    """A YAML document holds more than :data:`MAX_VALUES` values (refused while it is read)."""
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``json.loads`` hook refusing a key written twice in one object (JSON would keep the last)."""
     seen: dict[str, Any] = {}
@@ -71,6 +76,15 @@ def _config_loader() -> type:
         """``yaml.SafeLoader`` that also reads exponents without a dot (``1e-3``) as floats and refuses a key
         written twice in one mapping (YAML would keep the last silently: a second ``data:`` would train on
         another dataset)."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            # counted while the document is read, so a huge list is refused after MAX_VALUES values, not parsed whole
+            self.values_read = getattr(self, "values_read", 0) + 1
+            if self.values_read > MAX_VALUES:
+                raise TooManyValues(f"the config holds more than {MAX_VALUES} values (line {self.line + 1} is past "
+                                    "that); real configs hold a few hundred. Put data in a .csv, .npy or .npz file "
+                                    "and name it in data.path.")
+            return super().compose_node(parent, index)
 
         def construct_mapping(self, node: Any, deep: bool = False) -> dict:
             if isinstance(node, yaml.MappingNode):
@@ -240,8 +254,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     path, _, raw = text.partition("=")
     path = path.strip()
     parse_path(path)
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"--set {path}: {_too_large(len(raw))}")
     try:
         value = yaml_load(raw) if raw.strip() else ""
+    except TooManyValues as exc:
+        raise ConfigError(f"--set {path}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {path}: the value {raw!r} is not valid YAML ({_first_line(exc)}). "
                           "Quote strings that contain ':' or brackets.") from None
@@ -279,7 +297,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"Config file {path!r} does not exist" + (" (it is a folder)" if os.path.isdir(path) else "")
                           + ". Pass the path of a .yaml or .json file, e.g. configs/iris_mlp.yaml.")
     if os.path.getsize(path) > MAX_BYTES:
-        raise ConfigError(f"Config file {path!r} is larger than {MAX_BYTES // 2**20} MB; a config is a short text file.")
+        raise ConfigError(f"{path}: {_too_large(os.path.getsize(path))}")
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -296,12 +314,15 @@ def parse_config_text(text: str, source: str = "<config>", json_format: bool = F
     """
     import yaml
 
+    size = len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise ConfigError(f"{source}: {_too_large(size)}")
     try:
         if json_format:
             data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         else:
             data = yaml_load(text)
-    except DuplicateKey as exc:
+    except (DuplicateKey, TooManyValues) as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.") from None
@@ -358,6 +379,12 @@ def check_tree(value: Any, source: str) -> None:
         elif not (node is None or isinstance(node, (str, bool, int, float))):
             raise ConfigError(f"{source}: {where} is a {type(node).__name__} ({node!r:.60}); a config holds only "
                               "text, numbers, true/false, null, lists and mappings. Quote it to make it text.")
+
+
+def _too_large(size: int) -> str:
+    return (f"the config is {size / 2**20:.1f} MB, more than the {MAX_BYTES // 2**20} MB a config may be; a config is "
+            "a short text file (real ones are a few kilobytes). Put data in a .csv, .npy or .npz file and name it in "
+            "data.path.")
 
 
 def _describe(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 A run folder holds ``model.nnkit`` (reload with :func:`nnkit.models.load_model`), ``history.csv`` and
 ``history.png`` (learning curves), ``metrics.json`` (test metrics), ``config.yaml`` (the resolved
-config), for classifiers ``classes.json`` (class names in output order) and ``confusion_matrix.png``, and for
+config), for classifiers ``classes.json`` (class names in output order) and ``confusion_matrix.png`` (and
+``class_names.json`` when a named dataset's classes have names, e.g. iris's ``setosa`` for 0), and for
 a .csv file with a header row ``columns.json`` (its feature columns in input order, and the target column);
 a search adds ``cv_results.csv``. Nothing is written until training has finished, and every file is
 replaced in one step, so a failed run never leaves a half-written file.
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from nnkit.errors import WriteError
 from nnkit.utils.atomic import atomic_write
 
 MODEL_FILE = "model.nnkit"
@@ -28,6 +30,7 @@ CONFUSION_PLOT = "confusion_matrix.png"
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 CLASSES_FILE = "classes.json"
+CLASS_NAMES_FILE = "class_names.json"
 COLUMNS_FILE = "columns.json"
 CV_RESULTS = "cv_results.csv"
 
@@ -45,6 +48,15 @@ def plain(value: Any) -> Any:
     return value
 
 
+def write_file(path: str, data: str | bytes) -> None:
+    """``atomic_write``, with a failure (a full disk, a read-only folder) as a :class:`~nnkit.errors.WriteError`
+    that names the file and the cause."""
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise WriteError.of(path, exc) from exc
+
+
 def write_json(path: str, value: Any) -> None:
     """Write JSON atomically; NaN and infinities become ``null`` (strict JSON has no such numbers)."""
     def finite(v: Any) -> Any:
@@ -56,7 +68,7 @@ def write_json(path: str, value: Any) -> None:
             return [finite(x) for x in v]
         return v
 
-    atomic_write(path, json.dumps(finite(plain(value)), indent=2) + "\n")
+    write_file(path, json.dumps(finite(plain(value)), indent=2) + "\n")
 
 
 def write_yaml(path: str, value: Any, header: str | None = None) -> None:
@@ -64,7 +76,7 @@ def write_yaml(path: str, value: Any, header: str | None = None) -> None:
     import yaml
 
     text = yaml.safe_dump(plain(value), sort_keys=False, default_flow_style=None, allow_unicode=True)
-    atomic_write(path, (f"# {header}\n" if header else "") + text)
+    write_file(path, (f"# {header}\n" if header else "") + text)
 
 
 def write_history(path: str, history: dict[str, list[Any]]) -> None:
@@ -76,7 +88,7 @@ def write_history(path: str, history: dict[str, list[Any]]) -> None:
     writer.writerow(["epoch", *keys])
     for epoch in range(epochs):
         writer.writerow([epoch, *(_cell(history[k], epoch) for k in keys)])
-    atomic_write(path, buffer.getvalue())
+    write_file(path, buffer.getvalue())
 
 
 def _cell(values: list[Any], epoch: int) -> Any:
@@ -92,26 +104,31 @@ def write_table(path: str, header: list[str], rows: list[list[Any]]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows([[plain(cell) for cell in row] for row in rows])
-    atomic_write(path, buffer.getvalue())
+    write_file(path, buffer.getvalue())
 
 
 def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], history: dict[str, list[Any]],
-                     metrics: dict[str, float], classes: list[Any] | None, y_true: np.ndarray | None = None,
+                     metrics: dict[str, float] | None, classes: list[Any] | None, y_true: np.ndarray | None = None,
                      y_pred: np.ndarray | None = None, labels: list[str] | None = None,
-                     columns: dict[str, Any] | None = None) -> list[str]:
+                     columns: dict[str, Any] | None = None, restored_epoch: int | None = None) -> list[str]:
     """Write the files of a finished run; returns their paths.
+
+    Raises:
+        WriteError: a file cannot be written (an ``OSError`` naming it: a full disk, a read-only folder); the
+            files written before it stay.
 
     Args:
         run_dir: The folder (created if needed).
         model: The trained model (saved as ``model.nnkit``).
         config: The resolved config (``config.yaml``).
         history: Per-epoch logs (``history.csv``, ``history.png``).
-        metrics: Test metrics (``metrics.json``).
+        metrics: Test metrics (``metrics.json``); ``None`` for an interrupted run, not evaluated.
         classes: Class names (``classes.json``) or ``None`` for a regression.
         y_true, y_pred: Test class ids and predicted ids, for ``confusion_matrix.png``.
         labels: How to show each class in ``confusion_matrix.png`` (e.g. iris's ``setosa``); the classes by
             default.
         columns: The training file's column names (``columns.json``), so predictions match inputs by name.
+        restored_epoch: The epoch (1-based) whose weights EarlyStopping restored, marked in ``history.png``.
     """
     from nnkit.utils.plotting import plot_confusion_matrix, plot_history, save_figure
 
@@ -121,17 +138,24 @@ def write_run_folder(run_dir: str, *, model: Any, config: dict[str, Any], histor
         written.append(os.path.join(run_dir, name))
         return written[-1]
 
-    os.makedirs(run_dir, exist_ok=True)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as exc:
+        raise WriteError.of(run_dir, exc) from exc
     model.save(path(MODEL_FILE))
     write_history(path(HISTORY_CSV), history)
-    write_json(path(METRICS_FILE), metrics)
+    if metrics is not None:
+        write_json(path(METRICS_FILE), metrics)
     write_yaml(path(CONFIG_FILE), config, header="The resolved config of this run (overrides applied, defaults filled in); "
                "`nnkit train` accepts it as it is.")
     if columns is not None:
         write_json(path(COLUMNS_FILE), columns)
-    figures = [(plot_history(history), HISTORY_PLOT)] if any(len(v) for v in history.values()) else []
+    figures = ([(plot_history(history, restored_epoch=restored_epoch), HISTORY_PLOT)]
+               if any(len(v) for v in history.values()) else [])
     if classes is not None:
         write_json(path(CLASSES_FILE), classes)
+        if labels is not None and list(labels) != [str(c) for c in classes]:
+            write_json(path(CLASS_NAMES_FILE), list(labels))
         if y_true is not None and y_pred is not None:
             names = list(labels) if labels is not None else [str(c) for c in classes]
             figure = plot_confusion_matrix(np.asarray(y_true), np.asarray(y_pred), labels=names)
@@ -154,6 +178,19 @@ def read_classes(model_path: str) -> list[Any] | None:
     with open(path, encoding="utf-8") as f:
         classes = json.load(f)
     return classes if isinstance(classes, list) else None
+
+
+def read_class_names(model_path: str) -> list[str] | None:
+    """How to show each class (``class_names.json``, e.g. iris's ``setosa``), else the class names
+    (``classes.json``) as text, or ``None``."""
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), CLASS_NAMES_FILE)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            names = json.load(f)
+        if isinstance(names, list):
+            return [str(name) for name in names]
+    classes = read_classes(model_path)
+    return None if classes is None else [str(c) for c in classes]
 
 
 def read_columns(model_path: str) -> dict[str, Any] | None:

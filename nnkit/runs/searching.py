@@ -127,9 +127,89 @@ def make_search(run: Run, run_dir: str | None = None) -> tuple[Any, dict[str, st
                               **common), names
 
 
-def search(run: Run, output_dir: str | None = None) -> SearchResult:
+class SearchProgress:
+    """A scorer that reports each candidate x fold as it is scored: a tqdm bar with the best mean score so far
+    on a terminal, else one line per candidate. scikit-learn scores the folds of one candidate after another
+    when it runs them in this process (``n_jobs`` 1); parallel workers do not report.
+
+    Args:
+        scorer: The search's scorer (``check_scoring(estimator, scoring)``).
+        candidates: How many candidates (``None`` if unknown).
+        folds: Cross-validation folds per candidate.
+    """
+
+    def __init__(self, scorer: Any, candidates: int | None, folds: int) -> None:
+        import sys
+
+        from nnkit.callbacks.progbar import is_terminal
+
+        self.scorer, self.candidates, self.folds = scorer, candidates, folds
+        self.scores: list[float] = []
+        self.best: float | None = None
+        self._bar = None
+        if is_terminal(sys.stdout):
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=candidates * folds if candidates else None, desc="Search", unit="fit",
+                             file=sys.stdout, dynamic_ncols=True, leave=True)
+
+    def __call__(self, estimator: Any, x: Any, y: Any) -> float:
+        score = self.scorer(estimator, x, y)
+        self.scores.append(float(score))
+        if len(self.scores) % self.folds == 0:
+            mean = float(np.mean(self.scores[-self.folds:]))
+            self.best = mean if self.best is None or mean > self.best else self.best
+            done = len(self.scores) // self.folds
+            if self._bar is None:
+                total = f"/{self.candidates}" if self.candidates else ""
+                print(f"Candidate {done}{total}: mean score {mean:.4f} (best so far {self.best:.4f})", flush=True)
+        if self._bar is not None:
+            if self.best is not None:
+                self._bar.set_postfix_str(f"best mean score {self.best:.4f}", refresh=False)
+            self._bar.update(1)
+        return score
+
+    def close(self) -> None:
+        """Close the bar (after the search)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __repr__(self) -> str:
+        return f"SearchProgress(candidates={self.candidates}, folds={self.folds}, scored={len(self.scores)})"
+
+
+def _count_candidates(searcher: Any) -> int | None:
+    from sklearn.model_selection import GridSearchCV, ParameterGrid
+
+    if isinstance(searcher, GridSearchCV):
+        return len(ParameterGrid(searcher.param_grid))
+    grid = searcher.param_distributions
+    if all(isinstance(v, (list, tuple)) for v in grid.values()):
+        return min(searcher.n_iter, len(ParameterGrid(grid)))
+    return searcher.n_iter
+
+
+def _with_progress(searcher: Any) -> SearchProgress | None:
+    """Put a :class:`SearchProgress` scorer into ``searcher`` when its fits run in this process."""
+    from sklearn.metrics import check_scoring
+
+    if searcher.n_jobs not in (None, 1) or not isinstance(searcher.cv, int):
+        return None
+    progress = SearchProgress(check_scoring(searcher.estimator, scoring=searcher.scoring), _count_candidates(searcher),
+                              searcher.cv)
+    searcher.scoring = progress
+    return progress
+
+
+def search(run: Run, output_dir: str | None = None, progress: bool = True) -> SearchResult:
     """Cross-validate every candidate on the training split, refit the best one on all of it, evaluate it
     on the test split and write the run folder (with ``cv_results.csv``).
+
+    Args:
+        run: From :func:`nnkit.runs.open_run`, with a ``search`` section.
+        output_dir: Run folder, instead of ``output.dir``.
+        progress: Show a bar over candidates x folds with the best score so far (see :class:`SearchProgress`).
 
     Raises:
         ConfigError: no ``search`` section, or the run folder is not usable (checked before searching).
@@ -143,9 +223,14 @@ def search(run: Run, output_dir: str | None = None) -> SearchResult:
         raise ConfigError(f"{run.source}: {message}" if run.source else message)
     with run_folder(run, output_dir) as folder:
         searcher, names = make_search(run, folder.work)
+        shown = _with_progress(searcher) if progress else None
         set_random_seed(run.config["seed"])
         targets = run.data.labels_train
-        searcher.fit(run.data.x_train, targets[:, 0] if targets.ndim == 2 and targets.shape[1] == 1 else targets)
+        try:
+            searcher.fit(run.data.x_train, targets[:, 0] if targets.ndim == 2 and targets.shape[1] == 1 else targets)
+        finally:
+            if shown is not None:
+                shown.close()
         cv = searcher.cv_results_
         table = _table(cv, names)
         best = {names[k]: _plain(v) for k, v in searcher.best_params_.items()}

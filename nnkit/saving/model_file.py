@@ -21,7 +21,7 @@ import torch
 
 from nnkit.callbacks.checkpointing import load_optimizer, optimizer_state
 from nnkit.callbacks.checkpointing import load_weights as load_weights_into
-from nnkit.errors import ConfigError, DataError
+from nnkit.errors import ConfigError, DataError, WriteError
 from nnkit.saving.object_registration import custom_object_scope
 from nnkit.saving.serialization import deserialize, serialize
 from nnkit.utils.state_file import dumps, loads
@@ -88,9 +88,8 @@ def _write(filepath: str | os.PathLike[str], state: dict[str, Any], overwrite: b
 
     try:
         atomic_write(path, data)
-    except OSError as exc:
-        raise ConfigError(f"Cannot write {path!r}: {exc.strerror or exc}. Choose a path in a folder you can "
-                          "write to.") from exc
+    except OSError as exc:  # a full disk, a read-only folder: an OSError that names the file and the cause
+        raise WriteError.of(path, exc) from exc
 
 
 def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = True,
@@ -100,6 +99,7 @@ def save_model(model: Any, filepath: str | os.PathLike[str], overwrite: bool = T
     Raises:
         ConfigError: the model holds something that cannot be saved, or ``filepath`` is a folder.
         FileExistsError: ``overwrite=False`` and the file exists.
+        WriteError: the file cannot be written (an ``OSError``: a full disk, a read-only folder).
     """
     _write(filepath, model_state(model, include_optimizer), overwrite)
 
@@ -204,11 +204,53 @@ def load_model(filepath: str | os.PathLike[str], custom_objects: dict[str, Any] 
                         "model.load_weights(path).")
     with custom_object_scope(custom_objects):
         try:
+            _check_weight_shapes(state, safe_mode, path)
             return _rebuild(state, compile, safe_mode)
         except (ConfigError, DataError):
             raise
         except (TypeError, KeyError, AttributeError, IndexError, ValueError, RecursionError) as exc:
             raise DataError(f"{path!r} holds a model that cannot be rebuilt: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_weight_shapes(state: dict[str, Any], safe_mode: bool, path: str) -> None:
+    """Refuse a header whose model would hold weights of other shapes than the tensors stored in the file (e.g.
+    an edited ``units: 100000000``), before anything is allocated: the model is first built on PyTorch's
+    ``meta`` device, which records shapes without memory. A model that cannot be built there (a custom layer
+    that needs real data to build) is checked when its weights are loaded, after the real build.
+
+    Raises:
+        DataError: the shapes differ (the file was altered or damaged).
+    """
+    from nnkit.models.functional import Functional
+    from nnkit.models.sequential import Sequential
+
+    kind, stored = state.get("class_name", "Sequential"), state.get("weights")
+    if not stored or kind not in ("Sequential", "Functional") or (kind == "Sequential" and not state.get("build_config")):
+        return
+    base = Sequential if kind == "Sequential" else Functional
+    probe = type(f"Meta{kind}", (base,), {"device": _META_DEVICE})
+    try:
+        with torch.device("meta"):
+            model = probe.from_config(deserialize(state.get("config"), safe_mode, "model config"))
+            if state.get("build_config"):
+                model.build_from_config(state["build_config"])
+            expected = {name: tuple(tensor.shape) for name, tensor in model.module.state_dict().items()}
+    except Exception:  # not buildable on the meta device: the real build and load_weights check it
+        return
+    found = {name: tuple(tensor.shape) for name, tensor in stored.items()}
+    if list(expected.values()) != list(found.values()):
+        pairs = list(zip(expected.items(), found.items()))
+        differ = [f"{ours} {a} vs {theirs} {b}" for (ours, a), (theirs, b) in pairs if a != b][:3]
+        details = [f"header vs stored: {'; '.join(differ)}"] if differ else []
+        if len(expected) != len(found):
+            details.append(f"the header's model has {len(expected)} tensors, the file {len(found)}")
+        raise DataError(f"{path!r} is damaged or was altered: the model its header describes would hold weights that "
+                        f"do not match the tensors stored in it ({'; '.join(details)}). Nothing was built. Use another "
+                        "copy of the file.")
+
+
+#: A model class attribute that keeps a probe model on the meta device whatever ``nnkit.config`` says.
+_META_DEVICE = property(lambda self: torch.device("meta"), lambda self, value: None)
 
 
 def _rebuild(state: dict[str, Any], compile: bool, safe_mode: bool) -> Any:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nnkit.errors import ConfigError, DataError
+from nnkit.errors import ConfigError, DataError, WriteError
 from nnkit.registry import closest
 from nnkit.utils.atomic import atomic_write
 
@@ -35,8 +35,8 @@ _MAX_ANNOTATED_CLASSES = 50  # past this, cell texts overlap at any readable siz
 
 
 # -- learning curves ----------------------------------------------------------------------------------------
-def plot_history(history: Any, metrics: list[str] | None = None,
-                 figsize: tuple[float, float] | None = None) -> Figure:
+def plot_history(history: Any, metrics: list[str] | None = None, figsize: tuple[float, float] | None = None,
+                 log_scale: bool | None = None, restored_epoch: int | None = None) -> Figure:
     """Plot the learning curves of a training run: one subplot per metric, training and validation.
 
     Each subplot shows a metric against the epoch number (1-based) with its ``val_`` counterpart when the
@@ -52,6 +52,10 @@ def plot_history(history: Any, metrics: list[str] | None = None,
         metrics: Base names of the metrics to plot, in this order (``"loss"``, ``"accuracy"``, ...; the
             ``val_`` curve comes with its metric). ``None`` plots all of them.
         figsize: Figure size in inches; by default 5 x 3.5 per subplot.
+        log_scale: A logarithmic y axis; ``None``: for each subplot whose values are all positive and span
+            more than :data:`LOG_SCALE_RATIO` (a regression's loss falling from 10000 to 1).
+        restored_epoch: An epoch (1-based) to mark with a dashed line, e.g. the one whose weights
+            ``EarlyStopping(restore_best_weights=True)`` put back.
 
     Returns:
         A matplotlib ``Figure``; save it with :func:`save_figure`.
@@ -86,14 +90,31 @@ def plot_history(history: Any, metrics: list[str] | None = None,
         for key, label in ((name, "training"), (f"val_{name}", "validation")):
             if key in series:
                 ax.plot(epochs, series[key], marker=marker, markersize=3, label=label)
+        if restored_epoch is not None:
+            ax.axvline(restored_epoch, color="0.4", linestyle="--", linewidth=1,
+                       label=f"restored weights (epoch {restored_epoch})")
         ax.set_title(name)
         ax.set_xlabel("Epoch")
         ax.set_ylabel(name)
+        values = [series[key] for key in (name, f"val_{name}") if key in series]
+        if log_scale or (log_scale is None and _spans_decades(values)):
+            ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        if f"val_{name}" in series:  # a lone curve (e.g. learning_rate) needs no "training" legend
+        if f"val_{name}" in series or restored_epoch is not None:  # a lone curve needs no "training" legend
             ax.legend()
     return figure
+
+
+#: Largest max / min of a subplot's values that keeps a linear y axis (:func:`plot_history`).
+LOG_SCALE_RATIO = 100.0
+
+
+def _spans_decades(values: list[np.ndarray]) -> bool:
+    """Whether positive values span more than :data:`LOG_SCALE_RATIO` (a linear axis would flatten the end)."""
+    finite = np.concatenate([np.asarray(v, dtype=float).ravel() for v in values]) if values else np.array([])
+    finite = finite[np.isfinite(finite)]
+    return bool(finite.size) and bool(np.all(finite > 0)) and finite.max() / finite.min() > LOG_SCALE_RATIO
 
 
 def _read_history(history: Any) -> tuple[np.ndarray, dict[str, list]]:
@@ -416,7 +437,8 @@ def save_figure(figure: Figure, path: str | os.PathLike[str], dpi: float = 100) 
 
     Raises:
         ConfigError: ``figure`` is not a Figure, the suffix is not a supported format, ``dpi`` is not a
-            positive number, or the folder cannot be written.
+            positive number, or the folder cannot be created.
+        WriteError: the file cannot be written (an ``OSError``: a full disk, a read-only folder).
     """
     from matplotlib.figure import Figure
 
@@ -432,7 +454,10 @@ def save_figure(figure: Figure, path: str | os.PathLike[str], dpi: float = 100) 
                           f"{', '.join(FORMATS)}.")
     buffer = io.BytesIO()
     figure.savefig(buffer, format=FORMATS.get(suffix, "png"), dpi=dpi)
-    atomic_write(path, buffer.getvalue())
+    try:
+        atomic_write(path, buffer.getvalue())
+    except OSError as exc:
+        raise WriteError.of(os.fspath(path), exc) from exc
 
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:

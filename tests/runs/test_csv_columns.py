@@ -92,7 +92,7 @@ def test_load_csv_detects_headers():
         assert table.x.tolist() == np.float32(rows).tolist() and table.feature_names is None
         pandas_names = datasets.load_csv(write_csv(f"{folder}/p.csv", ["0", "1"], rows))
         assert pandas_names.feature_names == ["0", "1"] and len(pandas_names.x) == 2
-        with pytest.raises(ConfigError, match="has no header row .* cannot name a column"):
+        with pytest.raises(ConfigError, match=r"has no header row .* cannot name a column"):
             datasets.load_csv(f"{folder}/x.csv", target="label")
         x, y = datasets.load_file(f"{folder}/x.csv", target=-1)
         assert x.shape == (2, 1) and y.tolist() == np.float32([3.5, 3.0]).tolist()
@@ -107,5 +107,5 @@ def test_training_on_a_header_less_csv_uses_every_row(tmp_path):
     path = write_csv(tmp_path / "iris.csv", None, [[*map(float, row), int(c)] for row, c in zip(x, y)])
     run = prepare(iris(data={"dataset": None, "path": path, "target": -1, "test_size": 0.2}))
     assert len(run.data.x_train) + len(run.data.x_test) == len(x) and run.data.columns is None
-    with pytest.raises(ConfigError, match="data.header: only a .csv file"):
+    with pytest.raises(ConfigError, match=r"data\.header: only a \.csv file"):
         prepare(iris(data={"dataset": "iris", "header": False}))

@@ -148,6 +148,36 @@ def test_an_alias_bomb_is_refused_without_being_expanded(levels):
         parse_config_text(text, "bomb.yaml")
 
 
+def test_an_oversized_config_is_refused_by_its_size_before_it_is_read(tmp_path):
+    from nnkit.runs import loading
+
+    big = "data:\n  x: [" + ", ".join(["1"] * 600_000) + "]\n"  # 1.7 MB, about 10 s for PyYAML to read
+    (tmp_path / "big.yaml").write_text(big)
+    expected = r"the config is 1\.7 MB, more than the 1 MB a config may be; .*Put data in a \.csv"
+    with pytest.raises(ConfigError, match=rf"^{tmp_path / 'big.yaml'}: {expected}"):
+        read_config(tmp_path / "big.yaml")
+    with pytest.raises(ConfigError, match=rf"^x\.json: {expected}"):
+        parse_config_text(big, "x.json", json_format=True)
+    with pytest.raises(ConfigError, match=rf"^--set data\.x: {expected}"):
+        parse_override("data.x=" + big[len("data:\n  x: "):])
+    assert loading.MAX_BYTES == 2**20
+
+
+def test_a_long_yaml_list_is_refused_while_it_is_read(monkeypatch):
+    """The value count stops the YAML reader itself: the rest of the document is never parsed."""
+    from nnkit.runs import loading
+
+    monkeypatch.setattr(loading, "MAX_VALUES", 1000)
+    lines = "".join(f"  - {i}\n" for i in range(5000))
+    with pytest.raises(ConfigError, match=r"^long\.yaml: the config holds more than 1000 values \(line 100\d is past "
+                                          r"that\)"):
+        parse_config_text("data:\n" + lines, "long.yaml")
+    with pytest.raises(ConfigError, match=r"^--set data\.x: the config holds more than 1000 values"):
+        parse_override("data.x=[" + ", ".join(["1"] * 5000) + "]")
+    short = "".join(f"  - {i}\n" for i in range(900))
+    assert len(parse_config_text("data:\n" + short, "short.yaml")["data"]) == 900
+
+
 def test_aliases_below_the_limit_are_fine():
     config = parse_config_text(alias_bomb(4), "x.yaml")  # 9**4 = 6561 values
     assert len(config["l3"]) == 9 and config["l3"][0][0][0] == ["lol"] * 9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from nnkit.callbacks import CSVLogger
@@ -34,7 +35,7 @@ def test_run_dir_placeholders_and_collisions(tmp_path):
     first, second = claim_run_folder(stamped, None), claim_run_folder(stamped, None)
     assert first.path != second.path and os.path.isdir(first.path) and os.path.isdir(second.path)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ConfigError, match="--output: .*is a file, not a folder"):
+    with pytest.raises(ConfigError, match=r"--output: .*is a file, not a folder"):
         claim_run_folder(config | {"output": {"dir": "", "overwrite": False}}, None, override=str(tmp_path / "file"))
     with pytest.raises(ConfigError, match="--output: the run folder is empty"):
         claim_run_folder(config, None, override="")
@@ -49,9 +50,9 @@ def test_two_runs_never_share_a_folder(tmp_path):
     assert folders[1].path == folders[0].path + "-2"
     for overwrite in (False, True):
         fixed = validate_config(iris(output={"dir": str(tmp_path / "shared"), "overwrite": overwrite}))
-        with claim_run_folder(fixed, None):
-            with pytest.raises(ConfigError, match=r"another nnkit run \(process \d+ .*is writing to the run folder"):
-                claim_run_folder(fixed, None)
+        with claim_run_folder(fixed, None), \
+                pytest.raises(ConfigError, match=r"another nnkit run \(process \d+ .*is writing to the run folder"):
+            claim_run_folder(fixed, None)
         claim_run_folder(fixed, None).abandon()
 
 
@@ -178,3 +179,37 @@ def test_the_confusion_matrix_shows_the_class_names(tmp_path, monkeypatch):
     train(prepare(iris(fit={"epochs": 1})), output_dir=str(tmp_path / "run"))
     assert drawn == [["setosa", "versicolor", "virginica"]]
     assert (tmp_path / "run" / "classes.json").read_text().split() == ["[", "0,", "1,", "2", "]"]
+
+
+def test_a_rerun_of_a_run_folders_config_is_named_after_the_original_config(tmp_path):
+    import yaml
+
+    from nnkit.runs import open_run
+
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(iris(fit={"epochs": 1}, output={"dir": str(tmp_path / "runs" / "{stem}-{timestamp}")})))
+    first = train(open_run(str(path)))
+    recorded = yaml.safe_load((tmp_path / "runs" / os.path.basename(first.run_dir) / "config.yaml").read_text())
+    assert recorded["output"]["dir"] == str(tmp_path / "runs" / "exp-{timestamp}")
+    again = train(open_run(os.path.join(first.run_dir, "config.yaml")))
+    assert os.path.basename(again.run_dir).startswith("exp-") and again.run_dir != first.run_dir
+    assert not any(name.startswith("config-") for name in os.listdir(tmp_path / "runs"))
+
+
+def test_history_png_marks_the_epoch_early_stopping_restored(tmp_path, monkeypatch):
+    from nnkit.utils import plotting
+
+    marked = []
+    real = plotting.plot_history
+
+    def spy(history, **kwargs):
+        marked.append(kwargs.get("restored_epoch"))
+        return real(history, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_history", spy)
+    stop = {"type": "EarlyStopping", "monitor": "val_loss", "patience": 2, "restore_best_weights": True}
+    result = train(prepare(iris(fit={"epochs": 6, "validation_split": 0.3, "callbacks": [stop]})),
+                   output_dir=str(tmp_path / "run"))
+    assert marked == [int(np.argmin(result.history["val_loss"])) + 1]
+    train(prepare(iris(fit={"epochs": 2})), output_dir=str(tmp_path / "plain"))
+    assert marked[-1] is None

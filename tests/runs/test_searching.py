@@ -52,3 +52,23 @@ def test_random_search_of_a_regression_samples_the_distributions(tmp_path):
         assert float(row["mean_test_score"]) == pytest.approx(np.mean(folds))
     assert set(found.best_params) == {"compile.optimizer.learning_rate", "model.layers[0].units"}
     assert "confusion_matrix.png" not in {p.name for p in (tmp_path / "run").iterdir()}
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_search_shows_its_progress_over_candidates_and_folds(tmp_path, monkeypatch, capsys, terminal):
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal, raising=False)
+    config = iris(fit={"epochs": 1}, data={"limit": 60},
+                  search={"params": {"model.layers[0].units": [2, 4, 6]}, "cv": 2})
+    found = search(prepare(config), output_dir=str(tmp_path / "run"))
+    out = capsys.readouterr().out
+    best = max(row["mean_test_score"] for row in found.table)
+    if terminal:
+        assert "Search" in out and "6/6" in out and f"best mean score {best:.4f}" in out
+    else:
+        lines = [line for line in out.splitlines() if line.startswith("Candidate ")]
+        assert len(lines) == 3 and lines[0].startswith("Candidate 1/3: mean score ")
+        assert lines[-1].endswith(f"(best so far {best:.4f})")
+    search(prepare(config), output_dir=str(tmp_path / "quiet"), progress=False)
+    assert capsys.readouterr().out == ""

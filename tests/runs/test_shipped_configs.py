@@ -35,6 +35,8 @@ def test_config_trains_briefly_and_writes_a_readable_run_folder(path, tmp_path):
     expected = {"model.nnkit", "history.csv", "history.png", "metrics.json", "config.yaml"}
     if classifier:
         expected |= {"classes.json", "confusion_matrix.png"}
+        if run.data.class_labels != [str(c) for c in run.data.classes]:  # named classes (iris's setosa, ...)
+            expected.add("class_names.json")
     assert set(os.listdir(folder)) == expected
 
     with open(folder / "history.csv", newline="") as f:
@@ -57,7 +59,10 @@ def test_config_trains_briefly_and_writes_a_readable_run_folder(path, tmp_path):
 
     resolved = load_config(str(folder / "config.yaml"))
     assert resolved["fit"]["epochs"] == 1 and resolved["data"]["limit"] == 150
-    assert {k: v for k, v in resolved.items() if k != "model"} == {k: v for k, v in run.config.items() if k != "model"}
+    assert {k: v for k, v in resolved.items() if k not in ("model", "output")} == \
+        {k: v for k, v in run.config.items() if k not in ("model", "output")}
+    stem = os.path.splitext(os.path.basename(path))[0]  # recorded, so a rerun of config.yaml is named after it
+    assert resolved["output"]["dir"] == run.config["output"]["dir"].replace("{stem}", stem)
     assert resolved["model"]["layers"] == run.config["model"]["layers"]
     assert (folder / "history.png").read_bytes()[:8] == PNG
     if classifier:

@@ -235,6 +235,46 @@ def test_a_flip_in_the_header_fields_outside_the_checksum_is_caught(tmp_path, go
         load_model(path)
 
 
+def _altered(good: GoodFile, change) -> bytes:
+    """The good file with its header changed by ``change(state)`` and the checksum recomputed (a crafted file)."""
+    from nnkit.utils.state_file import loads
+
+    state = loads(good.data)
+    change(state)
+    return dumps(state)
+
+
+@pytest.mark.parametrize("kind", ["Sequential", "Functional"])
+def test_a_header_whose_weights_do_not_match_the_stored_tensors_is_refused_before_building(tmp_path, good, kind,
+                                                                                          monkeypatch):
+    """A crafted header (units: 10**12, checksum recomputed) is a DataError before any layer is built for real:
+    building it would need terabytes."""
+    from nnkit.layers import Dense
+
+    def huge(state):
+        if kind == "Functional":  # the same layers as a graph
+            inputs = layers.Input(shape=(3,))
+            outputs = layers.Dense(2, name="out")(layers.Dense(4, activation="relu", name="hidden")(inputs))
+            state["class_name"], state["config"] = "Functional", nnkit.Model(inputs, outputs).get_config()
+        hidden = next(entry for entry in state["config"]["layers"] if entry["config"].get("name") == "hidden")
+        hidden["config"]["units"] = 10**12
+
+    built = []
+    real_build = Dense.build
+
+    def spy(self, input_shape):
+        built.append(torch.empty(0).device.type)
+        return real_build(self, input_shape)
+
+    path = _write(tmp_path / "crafted.keras", _altered(good, huge))
+    monkeypatch.setattr(Dense, "build", spy)
+    with pytest.raises(DataError, match=r"damaged or was altered: the model its header describes would hold weights "
+                                        r"that do not match the tensors stored in it \(header vs stored: .*"
+                                        r"\(1000000000000, 3\) vs .*\(4, 3\)"):
+        load_model(path)
+    assert built and set(built) == {"meta"}  # every Dense was built on the meta device (shapes only), none for real
+
+
 # -- not model files at all ---------------------------------------------------------------------------------
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=300))
@@ -342,8 +382,8 @@ MUTATIONS = {
     "build config is a list": (lambda s: s.update(build_config=[1, 2]), NNKIT_ERRORS, None),
     "build shape does not fit the weights": (
         lambda s: s.update(build_config={"input_shape": [None, 5]}),
-        ConfigError,
-        None,
+        DataError,
+        "do not match the tensors stored",
     ),
     "unknown optimizer": (lambda s: s["compile_config"].update(optimizer="adma"), ConfigError, "adma"),
     "optimizer is a number": (lambda s: s["compile_config"].update(optimizer=5), ConfigError, None),
@@ -351,8 +391,8 @@ MUTATIONS = {
     "unknown loss": (lambda s: s["compile_config"].update(loss="no_such_loss"), ConfigError, "no_such_loss"),
     "optimizer state is a number": (lambda s: s["optimizer"].update(state=5), NNKIT_ERRORS, None),
     "optimizer state for another class": (lambda s: s["optimizer"].update(class_name="SGD"), ConfigError, "SGD"),
-    "a weight is missing": (lambda s: s["weights"].pop("hidden.linear.weight"), ConfigError, None),
-    "a weight has another shape": (lambda s: s["weights"].update({"out.bias": torch.zeros(5)}), ConfigError, None),
+    "a weight is missing": (lambda s: s["weights"].pop("hidden.linear.weight"), DataError, "do not match the tensors stored"),
+    "a weight has another shape": (lambda s: s["weights"].update({"out.bias": torch.zeros(5)}), DataError, "do not match the tensors stored"),
     "a weight is a number": (lambda s: s["weights"].update({"out.bias": 5}), NNKIT_ERRORS, None),
     "weights are not a dict": (lambda s: s.update(weights=[1]), DataError, None),
     "kind is unknown": (lambda s: s.update(kind="dataset"), DataError, None),

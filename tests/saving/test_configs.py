@@ -32,6 +32,10 @@ ARGUMENTS = {
     "PolynomialDecay": {"initial_learning_rate": 0.1, "decay_steps": 10}, "CosineDecay": {"initial_learning_rate": 0.1,
     "decay_steps": 10, "warmup_target": 0.2, "warmup_steps": 5}, "InverseTimeDecay": {"initial_learning_rate": 0.1,
     "decay_steps": 10, "decay_rate": 0.5}, "CosineDecayRestarts": {"initial_learning_rate": 0.1, "first_decay_steps": 5},
+    "io_u": {"num_classes": 3, "target_class_ids": [0, 2]}, "mean_io_u": {"num_classes": 3},
+    "one_hot_io_u": {"num_classes": 3, "target_class_ids": [1]}, "one_hot_mean_io_u": {"num_classes": 3},
+    "precision_at_recall": {"recall": 0.5}, "recall_at_precision": {"precision": 0.8},
+    "sensitivity_at_specificity": {"specificity": 0.5}, "specificity_at_sensitivity": {"sensitivity": 0.5},
 }
 
 
@@ -59,7 +63,10 @@ def test_every_registered_object_round_trips_through_json(registry, get, name):
     arguments = dict(ARGUMENTS.get(name, {}))
     if arguments.get("schedule") == "__registered__":
         arguments["schedule"] = halve_every_epoch
-    obj = get({"type": name, **arguments}) if registry is CALLBACKS else get(name)
+    if registry is CALLBACKS:
+        obj = get({"type": name, **arguments})
+    else:  # objects that need arguments (IoU's num_classes, ...) are made with them
+        obj = registry.get(name)(**arguments) if arguments else get(name)
     back = get(_json_round_trip(obj))
     assert type(back) is type(obj)
     assert back.get_config() == obj.get_config()

@@ -196,6 +196,24 @@ def test_history_of_a_resumed_run_counts_epochs_from_initial_epoch():
 
 
 # -- save_figure --------------------------------------------------------------------------------------------
+def test_a_loss_spanning_decades_gets_a_log_axis_and_a_narrow_one_stays_linear():
+    figure = plot_history({"loss": [12000.0, 900.0, 40.0, 3.0], "val_loss": [15000.0, 1100.0, 60.0, 5.0],
+                           "mae": [100.0, 30.0, 20.0, 12.0], "r2": [-5.0, 0.2, 0.8, 0.9]})
+    assert {ax.get_title(): ax.get_yscale() for ax in figure.axes} == {"loss": "log", "mae": "linear", "r2": "linear"}
+    forced = plot_history({"loss": [12000.0, 3.0]}, log_scale=False)
+    assert forced.axes[0].get_yscale() == "linear"
+
+
+def test_the_restored_epoch_is_marked_on_every_subplot():
+    figure = plot_history({"loss": [0.9, 0.5, 0.6], "val_loss": [1.0, 0.7, 0.8], "accuracy": [0.5, 0.7, 0.6]},
+                          restored_epoch=2)
+    for ax in figure.axes:
+        marks = [line for line in ax.get_lines() if line.get_label().startswith("restored weights")]
+        assert len(marks) == 1 and list(marks[0].get_xdata()) == [2, 2]
+        assert "restored weights (epoch 2)" in [text.get_text() for text in ax.get_legend().get_texts()]
+    assert all(ax.get_legend() is None for ax in plot_history({"loss": [0.9, 0.5]}).axes)
+
+
 def test_saved_png_has_the_requested_size_and_real_content(tmp_path):
     from matplotlib.image import imread
 
