@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from nnkit.errors import ConfigError
+from nnkit.models.cloning import clone_model
 from nnkit.models.functional import Functional
 from nnkit.models.model import Model
 from nnkit.models.sequential import Sequential
@@ -31,25 +32,6 @@ def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = No
                           f"written by model.to_json(). Received: {str(document)[:200]}.")
     return classes[document["class_name"]].from_config(document.get("config"), custom_objects=custom_objects,
                                                        safe_mode=safe_mode)
-
-
-def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = None) -> Model:
-    """A new model with the same architecture and freshly initialised weights (as ``keras.models.clone_model``).
-
-    Args:
-        model: A Sequential or functional model.
-        input_tensors, clone_function: Keras's customisation hooks; not supported (must be ``None``).
-    """
-    if input_tensors is not None or clone_function is not None:
-        raise ConfigError("clone_model(input_tensors=..., clone_function=...) is not supported; clone the model "
-                          "and rewire it with the functional API instead.")
-    if not isinstance(model, Model):
-        raise ConfigError(f"clone_model expects an nnkit model. Received: {type(model).__name__}.")
-    config = model.get_config()
-    clone = type(model).from_config({**config, "name": None} if isinstance(model, Sequential) else config)
-    if isinstance(model, Sequential) and model.built:
-        clone.build_from_config(model.get_build_config())
-    return clone
 
 
 __all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]

@@ -18,13 +18,15 @@ from nnkit.layers.core import InputLayer
 from nnkit.layers.symbolic import DTYPES, KerasTensor, Node, flatten, topological_nodes
 from nnkit.models.graph import compile_graph
 from nnkit.models.model import Model
+from nnkit.models.subgraph import cut_graph, is_input_tensor
 
 
 class Functional(Model):
     """A model made of layers called on symbolic tensors: ``Model(inputs, outputs, name=None)``.
 
     Args:
-        inputs: The ``Input`` tensor(s): one, a list, or a dict by name.
+        inputs: The input tensor(s): one, a list, or a dict by name. ``Input`` tensors, or tensors that
+            layers made: the model then starts there and shares the layers after them (a sub-model).
         outputs: The output tensor(s) computed from them: one, a list, or a dict by name.
         name: The model's name.
     """
@@ -36,12 +38,10 @@ class Functional(Model):
             raise TypeError(f"Model got unexpected keyword arguments: {', '.join(kwargs)}.")
         self._input_struct = _structure(inputs, "inputs")
         self._output_struct = _structure(outputs, "outputs")
+        if not all(is_input_tensor(t) for t in flatten(self._input_struct)):  # a sub-model of a larger graph
+            self._input_struct, self._output_struct = cut_graph(self._input_struct, self._output_struct, self.name)
         self.inputs: list[KerasTensor] = flatten(self._input_struct)
         self.outputs: list[KerasTensor] = flatten(self._output_struct)
-        for tensor in self.inputs:
-            if tensor._keras_history is None or not isinstance(tensor._keras_history[0], InputLayer):
-                raise ConfigError(f"Model '{self.name}': inputs must come from keras.Input(...); {tensor} was made "
-                                  "by a layer. Pass the Input tensors the graph starts from.")
         self._nodes: list[Node] = topological_nodes(self.outputs)
         self._check_connected()
         self._layers: list[Layer] = []

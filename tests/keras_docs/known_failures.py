@@ -62,8 +62,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "ops.einsum[3]": "ops.sum of int32 gives int64 (torch promotes); Keras keeps int32",
     "backend.result_type[2]": "complex dtypes ('complex64') are unknown to nnkit",
     # Models.
-    "models.Model[1]": "keras.Model(inputs, outputs) from intermediate tensors (sub-models) is refused",
-    "models.clone_model[1]": "clone_model(clone_function=...) is not supported",
 }
 
 DELIBERATE: dict[str, str] = {
