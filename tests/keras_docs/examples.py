@@ -220,6 +220,8 @@ def _sandbox(root: types.ModuleType) -> Iterator[None]:
     config = root.config
     saved = {setter: getattr(config, getter)() for getter, setter in _SETTINGS if hasattr(config, setter)}
     interactive = getattr(config, "is_interactive_logging_enabled", lambda: None)()
+    registered = root.saving.get_custom_objects()  # examples clear or fill it; other tests rely on it
+    registered_before = dict(registered)
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -229,6 +231,8 @@ def _sandbox(root: types.ModuleType) -> Iterator[None]:
                 yield
         finally:
             os.chdir(cwd)
+            registered.clear()
+            registered.update(registered_before)
             for setter, value in saved.items():
                 getattr(config, setter)(value)
             if interactive is not None:
