@@ -29,3 +29,4 @@ bench: $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 	$(BIN)/python bench/functional.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick,)
+	$(BIN)/python bench/second_order.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick,)

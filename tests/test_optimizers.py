@@ -397,4 +397,4 @@ def test_old_import_paths_still_work():
 
     assert nnkit.optimizers.schedules.ExponentialDecay is O.schedules.ExponentialDecay
     assert set(OPTIMIZERS.names()) == {"adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "ftrl", "lamb",
-                                       "lion", "nadam", "rmsprop", "sgd"}
+                                       "lbfgs", "levenberg_marquardt", "lion", "nadam", "rmsprop", "sgd"}

@@ -41,6 +41,9 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     args = model._compile_args
     loss_fn = loss if args["loss_weight"] is None else Scaled(loss, args["loss_weight"])
     optimizer = model.optimizer
+    check = getattr(optimizer, "check_model", None)
+    if check is not None:  # an optimizer that cannot honour every model feature says so before training
+        check(model.name, activity_penalties=bool(hooks), added_losses=bool(owners), outputs=model._io_counts()[1])
     built = optimizer.torch_optimizer
     same = built is not None and [id(p) for p in getattr(optimizer, "_params", [])] == list(map(id, trainable))
     # keep the running optimizer (and its moments) when only the loop, not the weights, changed

@@ -289,6 +289,9 @@ class Trainer:
                                 validation_freq=validation_freq)
         self._require_compiled("fit")
         self._join_distributed()
+        if batch_size is None and getattr(self.optimizer, "full_batch", False):
+            # L-BFGS, Levenberg-Marquardt: an epoch is one step on all the data, whose order does not matter
+            batch_size, shuffle = 1 << 62, False
         batch_size = preparation.batch_size(batch_size, x)
         verbose = preparation.verbosity(verbose)
         preparation.check_epochs(epochs, initial_epoch)

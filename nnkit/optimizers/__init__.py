@@ -8,6 +8,8 @@ from nnkit.optimizers import schedules
 from nnkit.optimizers.base import OPTIMIZERS, Optimizer
 from nnkit.optimizers.keras_rmsprop import KerasRMSprop
 from nnkit.optimizers.keras_updates import KerasAdafactor, KerasFtrl, KerasLamb, KerasLion
+from nnkit.optimizers.lbfgs import LBFGS
+from nnkit.optimizers.levenberg_marquardt import LevenbergMarquardt
 from nnkit.optimizers.optimizers import (
     SGD,
     Adadelta,
@@ -29,7 +31,7 @@ from nnkit.registry import serializers
 serialize, deserialize = serializers(get, "optimizer")
 
 __all__ = [
-    "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "KerasAdafactor",
-    "KerasFtrl", "KerasLamb", "KerasLion", "KerasRMSprop", "Lamb", "Lion", "Nadam", "Optimizer", "RMSprop",
-    "TorchOptimizer", "deserialize", "get", "schedules", "serialize",
+    "LBFGS", "OPTIMIZERS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl",
+    "KerasAdafactor", "KerasFtrl", "KerasLamb", "KerasLion", "KerasRMSprop", "Lamb", "LevenbergMarquardt", "Lion",
+    "Nadam", "Optimizer", "RMSprop", "TorchOptimizer", "deserialize", "get", "schedules", "serialize",
 ]

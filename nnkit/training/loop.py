@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from nnkit import distributed
 from nnkit.callbacks.callback import CallbackList
 from nnkit.metrics.base import Metric
-from nnkit.training import data
+from nnkit.training import closure, data
 from nnkit.training.data import Batch
 from nnkit.training.tracker import RunningLogs
 
@@ -89,6 +89,8 @@ class Loop:
         s = self.steps
         if s.train_step is not None:
             return self._step_pass(batches, callbacks, s.train_step, training=True, first_step=first_step)
+        if getattr(s.optimizer, "steps_with_closure", False):  # L-BFGS, Levenberg-Marquardt
+            return closure.train_pass(self, batches, callbacks, first_step)
         s.module.train()
         logs = self._logs()
         logged, several = self._logged, s.loss_parts is not None
