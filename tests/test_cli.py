@@ -307,3 +307,11 @@ def test_an_empty_output_is_refused_before_training(config, tmp_path, capsys, mo
     assert main(["train", config, "--output", "", *QUICK]) == 2
     assert "--output: the run folder is empty" in one_error_line(capsys.readouterr().err)
     assert os.listdir(tmp_path) == ["iris.yaml"]
+
+
+def test_help_answers_without_importing_torch():
+    """`nnkit --help` took 2-4 s importing torch; the command's help and version need none of it."""
+    code = ("import sys\nsys.argv = ['nnkit', '--help']\nfrom nnkit.cli import main\ntry:\n    main()\n"
+            "except SystemExit:\n    pass\nprint('torch imported:', 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "usage: nnkit" in done.stdout and done.stdout.strip().endswith("torch imported: False"), done.stderr

@@ -95,7 +95,9 @@ class MonitorCallback(Callback):
         if not validation_missing:
             guess = closest(self.monitor, keys)
             hint = f" Did you mean '{guess}'?" if guess else ""
-            raise ConfigError(f"{type(self).__name__} monitors '{self.monitor}', which is not in the logs.{hint} "
+            where = getattr(self, "config_path", None)  # set for callbacks made from a config (fit.callbacks[i])
+            raise ConfigError(("" if where is None else f"{where}.monitor: ")
+                              + f"{type(self).__name__} monitors '{self.monitor}', which is not in the logs.{hint} "
                               f"Available keys: {available}.")
         if not self._warned_missing:
             self._warned_missing = True

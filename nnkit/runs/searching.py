@@ -107,6 +107,7 @@ def make_search(run: Run, run_dir: str | None = None) -> tuple[Any, dict[str, st
     if search is None:
         raise ConfigError("search: this config has no search section; add one, e.g. search: {method: grid, params: "
                           "{model.layers[0].units: [8, 16]}}, or use `nnkit train`.")
+    check_search(search, run.task, len(run.data.x_train))
     fit = config["fit"]
     names = {param_name(path): path for path in search["params"]}
     options = {"epochs": fit["epochs"], "batch_size": fit["batch_size"], "validation_split": fit["validation_split"],
@@ -125,6 +126,30 @@ def make_search(run: Run, run_dir: str | None = None) -> tuple[Any, dict[str, st
     distributions = {name: _distribution(v) if isinstance(v, dict) else v for name, v in values.items()}
     return RandomizedSearchCV(estimator, distributions, n_iter=search["n_iter"], random_state=config["seed"],
                               **common), names
+
+
+#: Scorer names (prefixes) that score class predictions: meaningless for a regression's numbers.
+_CLASSIFICATION_SCORERS = ("accuracy", "balanced_accuracy", "top_k_accuracy", "average_precision", "neg_brier_score",
+                           "f1", "neg_log_loss", "precision", "recall", "jaccard", "roc_auc", "matthews_corrcoef",
+                           "d2_log_loss")
+
+
+def check_search(search: dict[str, Any], task: str, n_train: int) -> None:
+    """Refuse a search that could only fail after training: a classification scorer on a regression, or more
+    folds than training samples.
+
+    Raises:
+        ConfigError: naming ``search.scoring`` or ``search.cv`` and why.
+    """
+    scoring = search["scoring"]
+    if task == "regression" and isinstance(scoring, str) and scoring.startswith(_CLASSIFICATION_SCORERS):
+        raise ConfigError(f"search.scoring: {scoring!r} scores class predictions, but this run is a regression (its "
+                          "loss is not a cross-entropy or hinge loss). Use a regression scorer such as r2, "
+                          "neg_mean_squared_error or neg_mean_absolute_error, or null for R².")
+    cv = search["cv"]
+    if isinstance(cv, int) and cv > n_train:
+        raise ConfigError(f"search.cv: {cv} folds need at least {cv} training samples, but the training split has "
+                          f"{n_train}. Use fewer folds (3 to 10 is usual).")
 
 
 class SearchProgress:

@@ -365,7 +365,10 @@ def make_callback(entry: Any, where: str, run_dir: str | None = None) -> Any:
     for key in function_arguments(cls.__init__):
         if key in args:
             args[key] = registered_function(args[key], f"{where}.{key}")
-    return construct(cls, args, where, cls.__name__)
+    callback = construct(cls, args, where, cls.__name__)
+    if hasattr(callback, "monitor"):
+        callback.config_path = where  # its errors during fit name the config entry (fit.callbacks[0].monitor)
+    return callback
 
 
 def function_arguments(target: Callable[..., Any]) -> list[str]:

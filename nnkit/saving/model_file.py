@@ -311,8 +311,9 @@ def _read_weights(path: str) -> dict[str, torch.Tensor]:
         try:
             weights = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for refused or damaged files
-            raise DataError(f"{path!r} is not a weights-only torch file ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else ''}). Only state_dicts of tensors load.") from exc
+            raise DataError(f"{path!r} is not a weights-only torch file: it holds pickled Python objects "
+                            f"({type(exc).__name__}), which nnkit never unpickles, as unpickling can run code. "
+                            "Save the weights with model.save_weights() or torch.save(model.state_dict()).") from None
         if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
             raise DataError(f"{path!r} holds a {type(weights).__name__}, not a state_dict of tensors.")
         return dict(weights)

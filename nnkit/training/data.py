@@ -65,6 +65,8 @@ def to_tensor(value: Any, what: str) -> Tensor:
     if isinstance(value, Tensor):
         tensor = value.detach()
     else:
+        if hasattr(value, "dtypes") and hasattr(value, "columns"):  # a DataFrame: name a column that is not numbers
+            value = numeric_frame(value, what)
         if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):
             value = value.to_numpy()
         try:
@@ -135,6 +137,9 @@ class ArrayData:
 
     def split(self, validation_split: float) -> tuple[ArrayData, ArrayData]:
         """Keras's split: the last ``validation_split`` fraction, before any shuffling, validates."""
+        if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float, np.number)):
+            raise DataError(f"validation_split must be a number in (0, 1), e.g. 0.2. Received "
+                            f"{type(validation_split).__name__} {validation_split!r}.")
         if not 0.0 < validation_split < 1.0:
             raise DataError(f"validation_split must be in (0, 1). Received: {validation_split!r}.")
         cut = math.floor(len(self) * (1.0 - validation_split))
@@ -275,6 +280,33 @@ def class_labels(y: Tensor) -> Tensor:
     if y.ndim >= 2 and y.shape[-1] > 1:
         return y.argmax(dim=-1).reshape(y.shape[0], -1)[:, 0]
     return torch.round(y.reshape(y.shape[0], -1)[:, 0].float()).long()
+
+
+def numeric_frame(frame: Any, what: str) -> Any:
+    """``frame`` with its bool columns as 0/1 floats (as bool arrays are read); any other column that is not
+    plain numbers is refused, naming it and the encoding that fixes it.
+
+    Raises:
+        DataError: for category, text or nullable (``Int64``, ``boolean``, ...) columns.
+    """
+    flags = []
+    for name, dtype in frame.dtypes.items():
+        kind = str(dtype)
+        if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+            continue
+        if kind == "bool":
+            flags.append(name)
+            continue
+        if kind == "category":
+            fix = (f"one-hot encode it (pandas.get_dummies(df, columns=[{name!r}]) or "
+                   "sklearn.preprocessing.OneHotEncoder), or use its codes (df[col].cat.codes) for an Embedding")
+        elif kind[:1].isupper() or kind == "boolean":  # pandas's nullable Int64, Float64, ...
+            fix = (f"fill or drop its missing values, then df[{name!r}] = df[{name!r}].astype('float32') "
+                   "(nullable columns cannot hold NaN as a number)")
+        else:
+            fix = "encode its values as numbers (sklearn.preprocessing.OrdinalEncoder or OneHotEncoder)"
+        raise DataError(f"`{what}` column {name!r} has dtype {kind}, which is not plain numbers: {fix}.")
+    return frame.astype(dict.fromkeys(flags, "float32")) if flags else frame
 
 
 def class_weight_to_sample_weight(class_weight: dict[int, float] | str, y: Tensor) -> Tensor:
