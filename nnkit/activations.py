@@ -65,9 +65,26 @@ def linear(x: Tensor) -> Tensor:
     return x
 
 
-def relu(x: Tensor) -> Tensor:
-    """``max(x, 0)``."""
-    return F.relu(x)
+def relu(x: Tensor, negative_slope: float = 0.0, max_value: float | None = None, threshold: float = 0.0) -> Tensor:
+    """``max(x, 0)``, or Keras's general form: ``x`` above ``threshold`` (else 0) capped at ``max_value``, minus
+    ``negative_slope * (threshold - x)`` below ``threshold``.
+
+    Example: ``relu([-10, -5, 0.0, 5, 10], negative_slope=0.5)`` is ``[-5, -2.5, 0, 5, 10]``.
+    """
+    if not negative_slope and max_value is None and not threshold:  # the common case: one kernel
+        return F.relu(x)
+    if negative_slope and max_value is None and not threshold:
+        return F.leaky_relu(x, negative_slope)
+    below = F.relu(threshold - x) if negative_slope else None
+    if threshold:
+        x = torch.where(x > threshold, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    elif max_value == 6:
+        x, max_value = F.relu6(x), None
+    else:
+        x = F.relu(x)
+    if max_value is not None:
+        x = torch.clamp(x, 0.0, max_value)
+    return x if below is None else x - negative_slope * below
 
 
 def sigmoid(x: Tensor) -> Tensor:

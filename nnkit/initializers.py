@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -60,6 +61,13 @@ class Initializer(Configurable):
 
     def fill(self, tensor: Tensor) -> None:
         raise NotImplementedError
+
+    def fill_in_keras_layout(self, tensor: Tensor) -> Tensor:
+        """Fill ``tensor`` in place when its torch layout already is Keras's (an embedding table). As
+        :meth:`fill` by default; an initializer holding a given tensor copies it unpermuted."""
+        with torch.no_grad():
+            self.fill(tensor)
+        return tensor
 
     def _generator(self, tensor: Tensor) -> torch.Generator | None:
         seed = getattr(self, "seed", None)
@@ -203,10 +211,13 @@ class Orthogonal(Initializer):
         nn.init.orthogonal_(tensor, gain=self.gain, generator=self._generator(tensor))
 
 
-def get(identifier: str | dict | Initializer | None) -> Initializer | None:
-    """An initializer from a Keras name, a ``{"class_name", "config"}`` dict or an instance."""
+def get(identifier: Any) -> Initializer | None:
+    """An initializer from a Keras name, a ``{"class_name", "config"}`` dict, an instance, a callable, or a
+    tensor / NumPy array: the initializer of weights of exactly that value (and shape)."""
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
+    if isinstance(identifier, (Tensor, np.ndarray, np.generic)):
+        return _ValueInitializer(identifier)
     if isinstance(identifier, dict):
         return INITIALIZERS.get(identifier.get("class_name", "")).from_config(identifier.get("config", {}))
     if isinstance(identifier, str):
@@ -214,6 +225,43 @@ def get(identifier: str | dict | Initializer | None) -> Initializer | None:
     if callable(identifier):
         return _CallableInitializer(identifier)
     raise ConfigError(f"Expected an initializer name, dict or instance. Received: {identifier!r}.")
+
+
+class _ValueInitializer(Initializer):
+    """Weights equal to a given tensor (``initializers.get(tensor)``), which is in Keras's layout.
+
+    Called with a shape (as Keras calls it, and as ``add_weight`` builds), the shape must be the tensor's.
+    Filling a torch weight of layout ``(out, in, *kernel)`` (as the built-in layers do) copies the tensor
+    permuted from Keras's ``(*kernel, in, out)``; a 1-D tensor, or a weight already in Keras's layout
+    (:meth:`fill_in_keras_layout`), gets it as it is.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = torch.as_tensor(value).detach()
+
+    def keras_layout(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        self._check(shape)
+        return self.value.to(dtype).clone()
+
+    def fill(self, tensor: Tensor) -> None:
+        shape = tuple(tensor.shape)
+        self._check((*shape[2:], shape[1], shape[0]) if len(shape) >= 2 else shape)
+        n = self.value.ndim
+        tensor.copy_(self.value.permute(n - 1, n - 2, *range(n - 2)) if n >= 2 else self.value)
+
+    def fill_in_keras_layout(self, tensor: Tensor) -> Tensor:
+        self._check(tuple(tensor.shape))
+        with torch.no_grad():
+            tensor.copy_(self.value)
+        return tensor
+
+    def _check(self, keras_shape: tuple[int, ...]) -> None:
+        if tuple(keras_shape) != tuple(self.value.shape):
+            raise ConfigError(f"The initializer given as a tensor of shape {tuple(self.value.shape)} cannot fill a "
+                              f"weight of shape {tuple(keras_shape)}; pass a tensor of the weight's shape.")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape={tuple(self.value.shape)}, dtype={self.value.dtype})"
 
 
 class _CallableInitializer(Initializer):

@@ -24,6 +24,16 @@ def test_function_and_module_match_keras(keras, name):
     assert_close(result, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("negative_slope", [0.0, 0.3])
+@pytest.mark.parametrize("max_value", [None, 6, 2.5])
+@pytest.mark.parametrize("threshold", [0.0, 1.5, -1.0])
+def test_relu_options_match_keras(keras, negative_slope, max_value, threshold):
+    x = np.linspace(-8, 8, 33, dtype="float32")
+    kwargs = {"negative_slope": negative_slope, "max_value": max_value, "threshold": threshold}
+    expected = keras.ops.convert_to_numpy(keras.activations.relu(x, **kwargs))
+    assert_close(activations.relu(x, **kwargs), expected, rtol=1e-6, atol=1e-6)
+
+
 def test_callables_and_modules_pass_through():
     def double(x):
         return 2 * x

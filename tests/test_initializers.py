@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 
 from nnkit import initializers
 from nnkit.errors import ConfigError
+from nnkit.layers import Dense, Embedding
 
 FAN_IN, FAN_OUT = 400, 600
 
@@ -76,3 +79,35 @@ def test_bad_arguments_are_explained():
         initializers.get("glorot_unifrom")
     with pytest.raises(ConfigError, match="mode"):
         initializers.VarianceScaling(mode="fan_middle")
+
+
+@pytest.mark.parametrize("value", [np.arange(12, dtype="float32").reshape(3, 4), torch.ones(5), np.float32(2.5)])
+def test_a_tensor_is_an_initializer_of_its_value_as_in_keras(keras, value):
+    ours, theirs = initializers.get(value), keras.initializers.get(value)
+    shape = tuple(np.shape(value))
+    for dtype in (None, "float64"):
+        expected = keras.ops.convert_to_numpy(theirs(shape, dtype=dtype))
+        result = ours(shape, dtype=dtype)
+        assert str(result.dtype).replace("torch.", "") == str(expected.dtype)
+        np.testing.assert_array_equal(result.numpy(), expected)
+    with pytest.raises(ValueError):
+        theirs((7,))
+    with pytest.raises(ConfigError, match=rf"tensor of shape {re.escape(str(shape))} cannot fill a weight of shape \(7,\)"):
+        ours((7,))
+
+
+def test_layers_built_from_a_tensor_initializer_hold_that_tensor(keras):
+    square = np.arange(9, dtype="float32").reshape(3, 3)  # square: the layout cannot be told from the shape
+    features, ids = np.ones((1, 3), dtype="float32"), np.array([[0, 2]])
+    pairs = [
+        (Dense(3, kernel_initializer=initializers.get(square), bias_initializer=initializers.get(np.ones(3))),
+         keras.layers.Dense(3, kernel_initializer=keras.initializers.get(square),
+                            bias_initializer=keras.initializers.get(np.ones(3))), features),
+        (Embedding(3, 3, embeddings_initializer=initializers.get(square)),
+         keras.layers.Embedding(3, 3, embeddings_initializer=keras.initializers.get(square)), ids),
+    ]
+    for ours, theirs, x in pairs:
+        np.testing.assert_array_equal(ours(x).detach().numpy(), keras.ops.convert_to_numpy(theirs(x)))
+        assert len(ours.get_weights()) == len(theirs.get_weights()) > 0
+        for mine, expected in zip(ours.get_weights(), theirs.get_weights()):
+            np.testing.assert_array_equal(mine, expected)

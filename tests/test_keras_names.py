@@ -11,17 +11,35 @@ import nnkit
 
 
 @pytest.mark.parametrize("dtypes", [("int32", "float32"), ("int8", "uint8"), ("float16", "int64"), ("bool", "int8"),
-                                    ("bfloat16", "float16"), ("uint8", "int32"), ()])
+                                    ("bfloat16", "float16"), ("uint8", "int32"), (), ("complex64", int),
+                                    ("float64",), ("int64", "int32"), ("int8", int), ("float16", float), (int, float),
+                                    ("bool", int), ("complex128", "float32"), ("int64", "complex64"), (None, "int8")])
 def test_result_type_promotes_as_keras(keras, dtypes):
     assert nnkit.backend.result_type(*dtypes) == keras.backend.result_type(*dtypes)
 
 
 @pytest.mark.parametrize("dtype", ["float32", np.float64, np.dtype("int16"), torch.int8, torch.bfloat16, int, float,
-                                   bool, "uint8", None])
+                                   bool, "uint8", None, "complex64", torch.complex128, complex])
 def test_standardize_dtype_and_kind_as_keras(keras, dtype):
     assert nnkit.backend.standardize_dtype(dtype) == keras.backend.standardize_dtype(dtype)
     assert nnkit.backend.is_float_dtype(dtype or "float32") == keras.backend.is_float_dtype(dtype or "float32")
     assert nnkit.backend.is_int_dtype(dtype or "float32") == keras.backend.is_int_dtype(dtype or "float32")
+
+
+def test_result_type_follows_floatx_for_weak_types_as_keras(keras):
+    try:
+        for module in (nnkit, keras):
+            module.config.set_floatx("float16")
+        for dtypes in [(int, float), (int,), ("int8", float), ("float64", int)]:
+            assert nnkit.backend.result_type(*dtypes) == keras.backend.result_type(*dtypes)
+    finally:
+        for module in (nnkit, keras):
+            module.config.set_floatx("float32")
+
+
+def test_result_type_refuses_unknown_dtypes():
+    with pytest.raises(ValueError, match="Invalid dtype"):
+        nnkit.backend.result_type("float32", "float13")
 
 
 def test_standardize_dtype_refuses_unknown_names():

@@ -70,3 +70,37 @@ def test_only_built_in_penalties_with_every_factor_zero_are_zero():
             return weight.sum() * 0.0
 
     assert not Custom().is_zero  # nnkit cannot know a custom penalty is zero
+
+
+def test_layer_losses_hold_the_activity_and_weight_penalties_like_keras(keras):
+    """``layer.losses`` after an eager call: the activity penalty of that call (divided by the batch size),
+    then the weight penalties; a model lists its layers' penalties the same way."""
+    import numpy as np
+
+    import nnkit
+
+    values = {}
+    for lib in (keras, nnkit):
+        layer = lib.layers.Dense(5, kernel_initializer="ones", kernel_regularizer=lib.regularizers.L1(0.01),
+                                 activity_regularizer=lib.regularizers.L2(0.01))
+        layer(np.full((4, 5), 2.0, dtype="float32"))
+        eager = [float(keras.ops.convert_to_numpy(loss)) for loss in layer.losses]
+        model = lib.Sequential([lib.Input((5,)), layer,
+                                lib.layers.Dense(2, kernel_initializer="ones", kernel_regularizer="l2")])
+        model(np.ones((3, 5), dtype="float32"))
+        values[lib] = [eager, [float(keras.ops.convert_to_numpy(loss)) for loss in model.losses]]
+    for ours, theirs in zip(values[nnkit], values[keras], strict=True):
+        assert ours == pytest.approx(theirs, rel=1e-6)
+    assert values[nnkit][0] == pytest.approx([5.0, 0.25])  # L2(0.01) of 10s over 4 samples; L1(0.01) of 25 ones
+
+
+def test_layer_losses_carry_gradients_and_skip_frozen_weights():
+    import nnkit
+
+    layer = nnkit.layers.Dense(3, kernel_regularizer="l2")
+    layer(torch.ones(2, 4))
+    (penalty,) = layer.losses
+    penalty.backward()
+    assert layer.trainable_weights[0].grad is not None
+    layer.trainable = False
+    assert layer.losses == []  # Keras counts only trainable weights

@@ -143,7 +143,8 @@ def test_config_round_trip_and_optimizer_config(name, kwargs):
     assert type(clone) is type(schedule) and clone.get_config() == schedule.get_config()
     opt = O.Adam(learning_rate=schedule)
     config = opt.get_config()
-    assert config["learning_rate"] == {"class_name": name, "config": schedule.get_config()}
+    assert config["learning_rate"] == {"module": "keras.optimizers.schedules", "class_name": name,
+                                       "config": schedule.get_config(), "registered_name": None}
     rebuilt = O.get({"class_name": "Adam", "config": config})
     assert [rebuilt.schedule(s) for s in range(0, 60, 7)] == [schedule(s) for s in range(0, 60, 7)]
 
@@ -152,6 +153,44 @@ def test_keras_serialized_schedule_is_accepted(keras):
     theirs = keras.optimizers.schedules.serialize(keras.optimizers.schedules.InverseTimeDecay(0.1, 5, 0.3))
     ours = S.deserialize(theirs)
     assert isinstance(ours, S.InverseTimeDecay) and ours(10) == pytest.approx(0.1 / 1.6)
+    short = S.deserialize({"class_name": "InverseTimeDecay", "config": theirs["config"]})
+    assert short.get_config() == ours.get_config()
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=IDS)
+def test_serialized_schedules_equal_keras(keras, name, kwargs):
+    theirs = getattr(keras.optimizers.schedules, name)(**kwargs)
+    ours = getattr(S, name)(**kwargs)
+    assert S.serialize(ours) == keras.optimizers.schedules.serialize(theirs)
+    assert O.Adam(learning_rate=ours).get_config()["learning_rate"] == \
+        keras.optimizers.Adam(learning_rate=theirs).get_config()["learning_rate"]
+    rebuilt = keras.optimizers.schedules.deserialize(S.serialize(ours))  # nnkit's form loads in Keras too
+    assert type(rebuilt) is type(theirs) and rebuilt.get_config() == theirs.get_config()
+
+
+class _Halving(S.LearningRateSchedule):
+    def __init__(self, rate: float = 0.1) -> None:
+        self.rate = rate
+
+    def __call__(self, step: int) -> float:
+        return self.rate / 2**step
+
+    def get_config(self) -> dict:
+        return {"rate": self.rate}
+
+
+def test_a_users_schedule_serializes_as_in_keras_and_comes_back():
+    config = S.serialize(_Halving(0.4))
+    assert config == {"module": __name__, "class_name": "_Halving", "config": {"rate": 0.4},
+                      "registered_name": "_Halving"}
+    with pytest.raises(ValueError, match="Unknown learning rate schedule '_Halving'"):
+        S.deserialize(config)
+    assert S.deserialize(config, custom_objects={"_Halving": _Halving})(1) == pytest.approx(0.2)
+    registered = nnkit.saving.register_keras_serializable(package="test_schedules")(
+        type("Quartering", (_Halving,), {"__call__": lambda self, step: self.rate / 4**step}))
+    config = S.serialize(registered(0.8))
+    assert config["registered_name"] == "test_schedules>Quartering"
+    assert type(S.deserialize(config)) is registered and S.deserialize(config)(1) == pytest.approx(0.2)
 
 
 @settings(max_examples=60, deadline=None)

@@ -208,6 +208,8 @@ class Softmax(Layer):
         self.axis = axis
 
     def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
+        if not input_shape and type(self.axis) is int and self.axis in (-1, 0):
+            return nn.Softmax(dim=-1), input_shape  # a 1-D array: Keras's softmax runs over its only axis
         axes = resolve_axes(self.axis, input_shape, f"Softmax layer '{self.name}'")
         if len(axes) == 1:
             rank = len(input_shape) + 1

@@ -261,6 +261,11 @@ class AdditiveAttention(_AttentionLayer):
         super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
 
 
+# Keras's three forms of equation, with "..." written as "0": none, leading and trailing ellipsis.
+_EQUATIONS = {None: r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)", "left": r"0([a-zA-Z]+),([a-zA-Z]+)->0([a-zA-Z]+)",
+              "right": r"([a-zA-Z]{2,})0,([a-zA-Z]+)->([a-zA-Z]+)0"}
+
+
 class EinsumModule(nn.Module):
     """``activation(einsum(equation, x, kernel) + bias)``."""
 
@@ -300,11 +305,14 @@ class EinsumDense(Layer):
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        match = re.fullmatch(r"([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)", str(equation).replace(" ", ""))
+        text = str(equation).replace(" ", "")
+        dotted = text.replace("...", "0")
+        side, match = next(((side, m) for side, pattern in _EQUATIONS.items()
+                            if (m := re.fullmatch(pattern, dotted)) is not None), (None, None))
         if match is None:
-            raise ConfigError(f"EinsumDense expects an equation such as 'ab,bc->ac' (no ellipsis). Received: "
-                              f"{equation!r}.")
-        self.equation, self.specs = match.group(0), match.groups()
+            raise ConfigError(f"EinsumDense expects an equation such as 'ab,bc->ac', '...b,bc->...c' or "
+                              f"'ab...,bc->ac...'. Received: {equation!r}.")
+        self.equation, self.specs, self._elided_side = text, match.groups(), side
         self.output_shape_arg = (output_shape,) if isinstance(output_shape, int) or output_shape is None \
             else tuple(output_shape)
         activations.get(activation)
@@ -313,31 +321,57 @@ class EinsumDense(Layer):
         self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
 
     def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
-        source, kernel_spec, target = self.specs
-        if len(source) != len(input_shape) + 1:
-            raise ConfigError(f"EinsumDense layer '{self.name}': equation {self.equation!r} names {len(source)} input "
-                              f"axes but the input has shape {(None, *input_shape)}.")
-        if len(self.output_shape_arg) != len(target) - 1:
-            raise ConfigError(f"EinsumDense layer '{self.name}': output_shape {self.output_shape_arg} must give the "
-                              f"{len(target) - 1} non-batch axes of '{target}'.")
-        sizes = dict(zip(source[1:], input_shape))
-        output = []
-        for letter, size in zip(target[1:], self.output_shape_arg):
-            size = sizes.get(letter) if size is None else size
-            sizes.setdefault(letter, size)
-            output.append(size)
-        missing = [c for c in kernel_spec if sizes.get(c) is None]
-        if missing:
-            raise ConfigError(f"EinsumDense layer '{self.name}' cannot tell the size of kernel axis '{missing[0]}' "
-                              f"from the input {(None, *input_shape)} and output_shape {self.output_shape_arg}.")
-        kernel_shape = tuple(sizes[c] for c in kernel_spec)
-        bias_shape = None
-        if self.bias_axes:
-            first = min(target.index(c) for c in self.bias_axes)
-            bias_shape = tuple(sizes[c] if c in self.bias_axes else 1 for c in target[first:])
+        kernel_shape, bias_shape, output = self._shapes_for((None, *input_shape))
         module = EinsumModule(self.equation, kernel_shape, bias_shape, self.kernel_initializer, self.bias_initializer,
                               self.activation)
-        return module, tuple(output)
+        return module, output[1:]
+
+    def _shapes_for(self, full: Shape) -> tuple[Shape, Shape | None, Shape]:
+        """Keras's analysis of the equation (``_analyze_split_string``): kernel and bias shapes and the output
+        shape, batch axis included, for inputs of shape ``full``; an ellipsis stands for the axes the
+        equation does not name (at the start: the batch axis and those after it; at the end: the last)."""
+        source, kernel_spec, target = self.specs
+        side, elided = self._elided_side, len(full) - len(source)
+        if elided < 0 or (side is None and elided):
+            raise ConfigError(f"EinsumDense layer '{self.name}': equation {self.equation!r} names {len(source)} input "
+                              f"axes but the input has shape {full}.")
+        named = len(target) if side == "left" else len(target) - 1
+        if len(self.output_shape_arg) != named:
+            raise ConfigError(f"EinsumDense layer '{self.name}': output_shape {self.output_shape_arg} must give the "
+                              f"sizes of the {named} output axes '{target[-named:]}' of {self.equation!r}.")
+        output = [None, *full[1:elided], *self.output_shape_arg] if side == "left" else \
+            [None, *self.output_shape_arg, *(full[len(full) - elided:] if side == "right" else ())]
+        offset = elided if side == "left" else 0
+        in_axis = {c: i + offset for i, c in enumerate(source)}
+        out_axis = {c: i + offset for i, c in enumerate(target)}
+        for letter, axis in out_axis.items():
+            size = full[in_axis[letter]] if letter in in_axis else None
+            if output[axis] is None:
+                output[axis] = size  # a size the output shares with the input
+            elif size is not None and size != output[axis]:
+                raise ConfigError(f"EinsumDense layer '{self.name}': axis '{letter}' has size {size} in the input "
+                                  f"{full} but {output[axis]} in output_shape {self.output_shape_arg}.")
+            if letter not in in_axis and letter not in kernel_spec:
+                raise ConfigError(f"EinsumDense layer '{self.name}': output axis '{letter}' of {self.equation!r} is "
+                                  "in neither the input nor the kernel.")
+        kernel_shape = []
+        for letter in kernel_spec:
+            size = output[out_axis[letter]] if letter in out_axis else full[in_axis[letter]] if letter in in_axis \
+                else None
+            if size is None:
+                raise ConfigError(f"EinsumDense layer '{self.name}' cannot tell the size of kernel axis '{letter}' "
+                                  f"from the input {full} and output_shape {self.output_shape_arg}.")
+            kernel_shape.append(size)
+        bias_shape = None
+        if self.bias_axes:
+            unknown = [c for c in self.bias_axes if c not in target]
+            if unknown:
+                raise ConfigError(f"EinsumDense layer '{self.name}': bias axis '{unknown[0]}' is not an output axis "
+                                  f"of {self.equation!r}.")
+            first = min(target.index(c) for c in self.bias_axes)
+            bias_shape = tuple(output[i + offset] if c in self.bias_axes else 1 for i, c in enumerate(target)
+                               if i >= first) + ((1,) * elided if side == "right" else ())
+        return tuple(kernel_shape), bias_shape, tuple(output)
 
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         terms = [(self.module.kernel, self.kernel_regularizer)]

@@ -9,7 +9,6 @@ calling a layer on data runs that module (channels-last in and out), calling it 
 
 from __future__ import annotations
 
-import functools
 import inspect
 import re
 from typing import Any, ClassVar
@@ -21,7 +20,7 @@ from torch.nn.modules import module as torch_module
 
 from nnkit import regularizers
 from nnkit.errors import ConfigError, NotReadyError
-from nnkit.layers import calling, symbolic
+from nnkit.layers import calling, penalties, symbolic, variables  # noqa: F401 (variables: weights' Variable API)
 from nnkit.registry import Registry, capture_config, closest
 from nnkit.utils.naming import unique_name
 
@@ -103,8 +102,8 @@ class Layer(nn.Module):
             cls.__init__ = capture_config(cls.__dict__["__init__"])
         if "call" in cls.__dict__:  # Keras hands `training` to a call that names it
             cls._call_takes_training = "training" in inspect.signature(cls.__dict__["call"]).parameters
-        if "build" in cls.__dict__ and cls.call is not Layer.call and not cls._is_model:  # a custom layer's build
-            cls.build = _marks_built(cls.__dict__["build"])
+        if "build" in cls.__dict__ and not cls._is_model:  # layer.build((None, 5)) by hand builds, as in Keras
+            cls.build = calling.marks_built(cls.__dict__["build"])
 
     @property
     def _custom(self) -> bool:
@@ -279,7 +278,7 @@ class Layer(nn.Module):
             )
         state = dict(self.__dict__)
         try:  # a throwaway build works out the shape; the built module and attributes are restored after
-            _, output_shape = self.build(shapes)
+            _, output_shape = calling.build_module(self, shapes)
         except TypeError:
             output_shape = self.output_shape
         finally:
@@ -385,9 +384,9 @@ class Layer(nn.Module):
 
     @property
     def losses(self) -> list[Tensor]:
-        """The losses added by :meth:`add_loss` (this layer's and its sublayers') in the last call."""
-        return [loss for layer in self.modules() if isinstance(layer, Layer)
-                for loss in layer.__dict__.get("_added_losses", [])]
+        """Keras's list: the losses :meth:`add_loss` added and the activity penalties of the last call (this
+        layer's, then its sublayers'), then the penalties of the trainable weights (computed when read)."""
+        return penalties.layer_losses(self)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -475,7 +474,7 @@ class Layer(nn.Module):
                 self._finish_custom_build(input_shape)
             return self.output_shape
         if self.module is None or self.input_shape != input_shape:
-            module, output_shape = self.build(input_shape)
+            module, output_shape = calling.build_module(self, input_shape)
             self.module = module if self.keeps_module_mode else module.train(self.training)
             self.__dict__["_built_module"] = module  # what call() runs, read without nn.Module's attribute lookup
             if type(self).call is Layer.call and self.layout != "torch":
@@ -483,6 +482,7 @@ class Layer(nn.Module):
                 self.__dict__["_fast_path"] = (module, children)
             self._shapes = (input_shape, calling.as_shapes(output_shape))
             self.trainable = self._trainable
+            penalties.watch_activity(self)
         return self.output_shape
 
     def _finish_custom_build(self, input_shape: Any) -> None:
@@ -492,6 +492,7 @@ class Layer(nn.Module):
         self._shapes = (input_shape, None)
         self._shapes = (input_shape, calling.as_shapes(self._custom_output_shape(input_shape)))
         self.trainable = self._trainable
+        penalties.watch_activity(self)
 
     def _custom_output_shape(self, input_shape: Any) -> Any:
         if type(self).compute_output_shape is not Layer.compute_output_shape:
@@ -612,20 +613,6 @@ _HOOKS_FORWARD, _HOOKS_PRE = torch_module._global_forward_hooks, torch_module._g
 _HOOKS_BACKWARD, _HOOKS_BACKWARD_PRE = torch_module._global_backward_hooks, torch_module._global_backward_pre_hooks
 
 
-def _marks_built(build: Any) -> Any:
-    """Wrap a custom layer's ``build`` so that calling it directly, as Keras code does
-    (``layer.build((None, 5))``), leaves the layer built for that shape."""
-
-    @functools.wraps(build)
-    def wrapper(self: Layer, input_shape: Any = None, *args: Any, **kwargs: Any) -> Any:
-        result = build(self, input_shape, *args, **kwargs)
-        if not self.__dict__.get("_in_attach") and self.__dict__.get("module") is None and input_shape is not None:
-            self._finish_custom_build(calling.as_shapes(calling.strip_batch(input_shape)))
-        return result
-
-    return wrapper
-
-
 def adds_losses(module: nn.Module) -> bool:
     """Whether ``module`` is a layer or model with a ``call`` of its user's (which may ``add_loss``)."""
     return isinstance(module, Layer) and not getattr(type(module).call, "_nnkit_builtin", False)
@@ -641,8 +628,6 @@ def _serializable(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
     return value
-
-
 
 
 def regularizer_terms(pairs: list[tuple[torch.Tensor, Any]]) -> list[tuple[torch.Tensor, Any]]:

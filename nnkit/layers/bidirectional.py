@@ -109,6 +109,11 @@ class Bidirectional(Layer):
                 "Bidirectional needs the forward and backward layers to agree on return_sequences; received "
                 f"{forward.return_sequences} and {backward.return_sequences}."
             )
+        if getattr(forward, "return_state", False) or getattr(backward, "return_state", False):
+            raise ConfigError(
+                "Bidirectional does not support wrapped layers with return_state=True yet. Drop return_state, or "
+                "run a forward and a go_backwards=True layer yourself, each with return_state=True, and merge them."
+            )
         self.return_sequences = forward.return_sequences
 
     @property

@@ -3,6 +3,7 @@ into tensors, and per-sample shapes (one tuple, or a list of them for layers of 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,9 @@ def as_data(value: Any, layer: Any) -> Any:
 
 def as_tensor(value: Any, layer: Any) -> Any:
     """Data as Keras's torch backend takes it: floats in the float type of the weights, ints for layers
-    that read ids (``Embedding``), tensors passed through."""
+    that read ids (``Embedding``), tensors passed through. Integer and boolean arrays keep their dtype for
+    weight-free layers that compute on them as Keras does (a class attribute ``keeps_integers = True``:
+    merging, cropping, padding, nearest upsampling, reshaping); other layers receive floats."""
     if isinstance(value, Tensor):  # float64 data meets float32 weights as in Keras: cast to the float type
         if value.is_floating_point() and layer.input_dtype is None and value.dtype != config.float_dtype():
             return value.to(config.float_dtype())
@@ -133,9 +136,45 @@ def as_tensor(value: Any, layer: Any) -> Any:
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise DataError(f"Layer '{layer.name}' takes numeric inputs; received an array of dtype {array.dtype}.")
+    if array.dtype.kind != "f" and getattr(layer, "keeps_integers", False):
+        if array.dtype.kind == "u" and array.itemsize > 1:  # torch lacks uint16/32/64 arithmetic: Keras uses int64
+            array = array.astype(np.int64)
+        elif array.dtype == np.int64 and isinstance(value, (list, tuple)):  # Python ints are int32 in Keras
+            array = array.astype(np.int32)
+        return torch.as_tensor(array)
     if array.dtype.kind == "f" or layer.input_dtype is None:
         return torch.as_tensor(array, dtype=layer.input_dtype or config.float_dtype())
     return torch.as_tensor(array, dtype=layer.input_dtype)
+
+
+def marks_built(build: Any) -> Any:
+    """Wrap a layer class's ``build`` so that calling it by hand, as Keras code does (``layer.build((None, 5))``,
+    the batch axis included), leaves the layer built for that shape: a custom layer runs its build and becomes
+    its own module, a built-in layer attaches its module. nnkit's own calls (:func:`build_module`) pass through."""
+
+    @functools.wraps(build)
+    def wrapper(self: Any, input_shape: Any = None, *args: Any, **kwargs: Any) -> Any:
+        by_hand = not self.__dict__.get("_in_attach") and input_shape is not None
+        if by_hand and not self._custom:
+            self.attach(as_shapes(strip_batch(input_shape)))
+            return None
+        result = build(self, input_shape, *args, **kwargs)
+        if by_hand and self.__dict__.get("module") is None:
+            self._finish_custom_build(as_shapes(strip_batch(input_shape)))
+        return result
+
+    return wrapper
+
+
+def build_module(layer: Any, input_shape: Any) -> Any:
+    """A built-in layer's ``build`` as nnkit runs it: one sample's shape in, ``(module, output shape)`` out."""
+    if layer.__dict__.get("_in_attach"):
+        return layer.build(input_shape)
+    layer.__dict__["_in_attach"] = True
+    try:
+        return layer.build(input_shape)
+    finally:
+        layer.__dict__.pop("_in_attach", None)
 
 
 def dry_run_shape(layer: Any, input_shape: Any) -> Any:
@@ -148,6 +187,8 @@ def dry_run_shape(layer: Any, input_shape: Any) -> Any:
     inputs = [zeros(s) for s in input_shape] if isinstance(input_shape, list) else zeros(input_shape)
     was_training = layer.training
     layer.train(False)
+    # weights the call updates (variable.assign) get their values back, as Keras's symbolic call leaves them
+    state = [(t, t.detach().clone()) for t in (*layer.parameters(), *layer.buffers())]
     try:
         with torch.no_grad():
             output = layer.call(inputs)
@@ -157,6 +198,9 @@ def dry_run_shape(layer: Any, input_shape: Any) -> Any:
                         "Fix call(), or define compute_output_shape(input_shape).") from exc
     finally:
         layer.train(was_training)
+        with torch.no_grad():
+            for tensor, value in state:
+                tensor.copy_(value)
         for module in layer.modules():  # losses added by this test call are not a real call's
             module.__dict__.pop("_added_losses", None)
     return _output_shapes(output, input_shape, layer)

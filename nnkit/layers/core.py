@@ -204,6 +204,8 @@ class Flatten(Layer):
     Keras does, so the feature order (and Dense weights after it) match Keras.
     """
 
+    keeps_integers = True  # integer inputs stay integers, as in Keras
+
     def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_format = data_format
@@ -232,6 +234,8 @@ class ReshapeModule(nn.Module):
 @LAYERS.register("reshape")
 class Reshape(Layer):
     """Reshapes each sample to ``target_shape``; one entry may be ``-1``."""
+
+    keeps_integers = True  # integer inputs stay integers, as in Keras
 
     def __init__(self, target_shape: Shape, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -100,7 +100,7 @@ class Embedding(Layer):
     def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
         module = EmbeddingLookup(self.input_dim, self.output_dim, self.mask_zero, self.name,
                                  dtype=config.float_dtype())
-        self.embeddings_initializer(module.weight)
+        self.embeddings_initializer.fill_in_keras_layout(module.weight)  # the table is (input_dim, output_dim)
         return module, (*input_shape, self.output_dim)
 
     def check_data(self, x: Tensor, what: str) -> None:

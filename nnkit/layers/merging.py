@@ -87,6 +87,7 @@ class Add(_Merge):
     """Sums a list of tensors of the same shape: ``Add()([a, b])``."""
 
     kind = "add"
+    keeps_integers = True  # integer inputs stay integers, as in Keras
 
 
 @LAYERS.register("subtract")
@@ -95,6 +96,7 @@ class Subtract(_Merge):
 
     kind = "subtract"
     max_inputs = 2
+    keeps_integers = True  # integer inputs stay integers, as in Keras
 
 
 @LAYERS.register("multiply")
@@ -102,6 +104,7 @@ class Multiply(_Merge):
     """Element-wise product of a list of tensors."""
 
     kind = "multiply"
+    keeps_integers = True  # integer inputs stay integers, as in Keras
 
 
 @LAYERS.register("average")
@@ -148,6 +151,7 @@ class Concatenate(_Merge):
     """
 
     layout = "keras"
+    keeps_integers = True  # integer inputs stay integers, as in Keras
 
     def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -181,6 +185,9 @@ class Concatenate(_Merge):
         return ConcatenateModule(axis), tuple(output)
 
 
+_INTEGER_DOT = {torch.int64: torch.int32, torch.int8: torch.int32}
+
+
 class DotModule(nn.Module):
     """Batched dot product of two tensors over ``axes`` (optionally of L2-normalised inputs)."""
 
@@ -190,6 +197,15 @@ class DotModule(nn.Module):
 
     def forward(self, inputs: list[Tensor]) -> Tensor:
         a, b = inputs
+        if a.is_floating_point():
+            return self._dot(a, b)
+        if self.normalize:
+            return self._dot(a.float(), b.float())
+        # Keras's integer dot: int64 and int8 give int32, other integer types (and bool) keep theirs
+        dtype = _INTEGER_DOT.get(a.dtype, a.dtype)
+        return self._dot(a.double(), b.double()).to(dtype)  # exact below 2**53, and on any device
+
+    def _dot(self, a: Tensor, b: Tensor) -> Tensor:
         if self.normalize:
             a, b = F.normalize(a, dim=self.axes[0]), F.normalize(b, dim=self.axes[1])
         a = a.movedim(self.axes[0], -1)
@@ -224,6 +240,11 @@ class Dot(_Merge):
         if len(pair) != 2 or not all(isinstance(a, int) and not isinstance(a, bool) for a in pair):
             raise ConfigError(f"Dot expects `axes` to be an int or a pair of ints. Received: axes={axes!r}.")
         self.axes, self.normalize = pair, bool(normalize)
+
+    @property
+    def keeps_integers(self) -> bool:
+        """Integer inputs stay integers (Keras's int32 result), unless normalized (then floats)."""
+        return not self.normalize
 
     def build(self, input_shape: Any) -> tuple[nn.Module, Shape]:
         a, b = self._check_count(input_shape)

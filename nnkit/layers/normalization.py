@@ -41,6 +41,22 @@ class _AffineNorm(Layer):
         self.beta_constraint = constraints.get(beta_constraint)
         self.gamma_constraint = constraints.get(gamma_constraint)
 
+    @property
+    def gamma(self) -> nn.Parameter | None:
+        """The learned scale, as Keras names it (torch's ``weight``); ``None`` with ``scale=False``."""
+        return self._affine_part("weight")
+
+    @property
+    def beta(self) -> nn.Parameter | None:
+        """The learned offset, as Keras names it (torch's ``bias``); ``None`` with ``center=False``."""
+        return self._affine_part("bias")
+
+    def _affine_part(self, name: str) -> nn.Parameter | None:
+        if self.module is None:  # as in Keras, an AttributeError (so hasattr() says False) until built
+            raise AttributeError(f"Layer '{self.name}' is not built yet, so it has no gamma or beta: call it on "
+                                 "data or build it with layer.build(input_shape) first.")
+        return getattr(self.module, name)
+
     def _add_affine(self, module: nn.Module, shape: Shape) -> None:
         """Give ``module`` its ``weight`` (gamma) and ``bias`` (beta), ``None`` when disabled."""
         dtype = config.float_dtype()

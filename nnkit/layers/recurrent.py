@@ -69,21 +69,15 @@ class RecurrentLayer(Layer):
         self.dropout = _fraction(dropout, "dropout", cls)
         self.recurrent_dropout = _fraction(recurrent_dropout, "recurrent_dropout", cls)
         self.return_sequences, self.go_backwards = bool(return_sequences), bool(go_backwards)
-        if return_state:
-            raise ConfigError(
-                f"{cls}(return_state=True) returns the output and the final states as separate tensors, but a "
-                "Sequential model passes one tensor from layer to layer. Use return_sequences=True for every "
-                f"step's output, or call the layer's torch module (model.module.{self.name}.rnn) for the states."
-            )
+        self.return_state = bool(return_state)
         if stateful:
             raise ConfigError(
                 f"{cls}(stateful=True) is not supported: every batch starts from a zero state. Feed whole "
-                "sequences, or carry the state yourself with the layer's torch module "
-                f"(model.module.{self.name}.rnn)."
+                "sequences, or carry the states yourself with return_state=True and layer(x, initial_state=...)."
             )
 
     # -- building ---------------------------------------------------------------------------------
-    def build(self, input_shape: Shape) -> tuple[RecurrentNetwork, Shape]:
+    def build(self, input_shape: Shape) -> tuple[RecurrentNetwork, Any]:
         if len(input_shape) != 2:
             raise ConfigError(self._rank_message(input_shape))
         timesteps, features = input_shape
@@ -91,7 +85,7 @@ class RecurrentLayer(Layer):
             self.kind, features, self.units, activation=activations.get(self.activation),
             recurrent_activation=activations.get(self.recurrent_activation), use_bias=self.use_bias,
             return_sequences=self.return_sequences, go_backwards=self.go_backwards, dropout=self.dropout,
-            recurrent_dropout=self.recurrent_dropout, dtype=config.float_dtype(),
+            recurrent_dropout=self.recurrent_dropout, return_state=self.return_state, dtype=config.float_dtype(),
         )
         rnn = module.rnn
         self.kernel_initializer(rnn.weight_ih_l0)
@@ -102,7 +96,10 @@ class RecurrentLayer(Layer):
                 self.bias_initializer(rnn.bias_hh_l0)
             else:
                 torch.nn.init.zeros_(rnn.bias_hh_l0)
-        return module, ((timesteps, self.units) if self.return_sequences else (self.units,))
+        output_shape: Any = (timesteps, self.units) if self.return_sequences else (self.units,)
+        if self.return_state:  # [output, h] or, for LSTM, [output, h, c]
+            output_shape = [output_shape, *[(self.units,)] * (2 if self.kind == "lstm" else 1)]
+        return module, output_shape
 
     def _rank_message(self, input_shape: Shape) -> str:
         received = (None, *input_shape)
@@ -229,14 +226,16 @@ _COMMON_ARGS = """
             Torch's fused kernels cannot do this, so training with it runs a step-by-step loop (slower);
             evaluation and prediction stay fused.
         return_sequences: Return every step ``(batch, timesteps, units)`` instead of the last ``(batch, units)``.
-        return_state: Must be ``False``: a Sequential model has one output (a clear error otherwise).
+        return_state: Also return the final states: ``[output, h]`` (``[output, h, c]`` for LSTM), e.g. an
+            encoder's states for a decoder in a functional model.
         go_backwards: Process the sequence in reverse (outputs in the reversed order, as in Keras).
         stateful: Must be ``False`` (each batch starts from a zero state).
         unroll: Accepted for Keras compatibility and ignored.
         seed: Accepted for Keras compatibility; seed with ``nnkit.utils.set_random_seed``.
 
     Masks from ``Embedding(mask_zero=True)`` or ``Masking`` are honoured as in Keras: masked steps are
-    skipped, whether the padding comes first (``pad_sequences``'s default) or last.
+    skipped, whether the padding comes first (``pad_sequences``'s default) or last. ``layer(x,
+    initial_state=[h])`` (``[h, c]`` for LSTM) starts from given states instead of zeros.
 """
 
 
@@ -310,7 +309,7 @@ class LSTM(RecurrentLayer):
             stateful=stateful, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
 
-    def build(self, input_shape: Shape) -> tuple[RecurrentNetwork, Shape]:
+    def build(self, input_shape: Shape) -> tuple[RecurrentNetwork, Any]:
         module, output_shape = super().build(input_shape)
         if self.use_bias and self.unit_forget_bias:
             with torch.no_grad():

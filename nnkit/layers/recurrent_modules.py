@@ -18,10 +18,12 @@ end of the compacted batch cannot influence earlier outputs because the network 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nnkit import activations
 
@@ -59,6 +61,7 @@ class RecurrentNetwork(nn.Module):
         recurrent_dropout: Fraction of state features dropped in the recurrent projection while
             training, one mask per sequence and gate (forces the step loop while training).
         zero_output_for_mask: Zero the outputs of masked steps instead of repeating the previous one.
+        return_state: Return ``[output, h]`` (``[output, h, c]`` for LSTM): the output and the final states.
         dtype: Float type of the weights.
     """
 
@@ -67,7 +70,8 @@ class RecurrentNetwork(nn.Module):
     def __init__(self, kind: str, input_size: int, units: int, *, activation: Activation,
                  recurrent_activation: Activation, use_bias: bool = True, return_sequences: bool = False,
                  go_backwards: bool = False, dropout: float = 0.0, recurrent_dropout: float = 0.0,
-                 zero_output_for_mask: bool = False, dtype: torch.dtype | None = None) -> None:
+                 zero_output_for_mask: bool = False, return_state: bool = False,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         nonlinearity = fused_nonlinearity(kind, activation, recurrent_activation)
         if kind == "lstm":
@@ -82,52 +86,85 @@ class RecurrentNetwork(nn.Module):
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.return_sequences, self.go_backwards = return_sequences, go_backwards
         self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
-        self.zero_output_for_mask = zero_output_for_mask
+        self.zero_output_for_mask, self.return_state = zero_output_for_mask, return_state
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | None = None, initial_state: Any = None) -> Any:
         if self.go_backwards:
             x = x.flip(1)
             mask = None if mask is None else mask.flip(1)
         if self.training and self.dropout:
             # Keras drops the same input features at every step of a sequence.
             x = x * F.dropout(x.new_ones(x.shape[0], 1, x.shape[2]), self.dropout)
+        state = None if initial_state is None else self._given(initial_state, x)
         if mask is None:
-            outputs = self._run(x)
-            return outputs if self.return_sequences else outputs[:, -1]
-        return self._masked(x, mask.to(torch.bool))
+            outputs, final = self._run(x, state)
+            output = outputs if self.return_sequences else outputs[:, -1]
+            return [output, *_states(final)] if self.return_state else output
+        output, states = self._masked(x, mask.to(torch.bool), state)
+        return [output, *states] if self.return_state else output
 
     def compute_mask(self, inputs: Tensor, mask: Tensor | None) -> Tensor | None:
         """Keras: the mask survives only when every step is returned."""
         return mask if self.return_sequences else None
 
+    def _given(self, initial_state: Any, x: Tensor) -> list[Tensor]:
+        """``initial_state`` (one tensor, or ``[h]`` / ``[h, c]``) as tensors of ``x``'s device and dtype."""
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        wanted = 2 if self.kind == "lstm" else 1
+        if len(states) != wanted:
+            names = "[h, c]" if self.kind == "lstm" else "[h]"
+            raise ValueError(f"A {self.kind} layer takes initial_state={names} ({wanted} tensor(s) of shape "
+                             f"(batch, {self.units})); received {len(states)}.")
+        return [torch.as_tensor(s).to(device=x.device, dtype=x.dtype) for s in states]
+
     # -- masking ----------------------------------------------------------------------------------
-    def _masked(self, x: Tensor, valid: Tensor) -> Tensor:
+    def _masked(self, x: Tensor, valid: Tensor, state: list[Tensor] | None) -> tuple[Tensor, list[Tensor]]:
+        """The output and (with ``return_state``) the states after each sequence's last valid step."""
         order = torch.argsort(~valid, dim=1, stable=True)  # valid steps first, in their order
-        outputs = self._run(x.gather(1, order.unsqueeze(-1).expand(-1, -1, x.shape[-1])))
         counts = valid.sum(dim=1)
+        outputs, raw = self._run(x.gather(1, order.unsqueeze(-1).expand(-1, -1, x.shape[-1])), state,
+                                 counts if self.return_state else None)
+        final: list[Tensor] = []
+        if self.return_state:  # a sequence without a valid step keeps its initial state
+            final = _states(raw)
+            initial = state or [x.new_zeros(x.shape[0], self.units) for _ in final]
+            final = [torch.where((counts > 0).unsqueeze(-1), f, s) for f, s in zip(final, initial)]
         if not self.return_sequences:
             last = outputs[torch.arange(x.shape[0], device=x.device), (counts - 1).clamp(min=0)]
-            return torch.where((counts > 0).unsqueeze(-1), last, 0.0)
+            return torch.where((counts > 0).unsqueeze(-1), last, 0.0), final
         latest = valid.cumsum(dim=1) - 1  # index, in the compacted batch, of the latest valid step
         steps = outputs.gather(1, latest.clamp(min=0).unsqueeze(-1).expand(-1, -1, outputs.shape[-1]))
         keep = valid if self.zero_output_for_mask else latest >= 0
-        return torch.where(keep.unsqueeze(-1), steps, 0.0)
+        return torch.where(keep.unsqueeze(-1), steps, 0.0), final
 
     # -- the recurrence ---------------------------------------------------------------------------
-    def _run(self, x: Tensor) -> Tensor:
-        """Outputs of every step, ``(batch, timesteps, units)``, for an unmasked batch."""
+    def _run(self, x: Tensor, state: list[Tensor] | None = None,
+             lengths: Tensor | None = None) -> tuple[Tensor, Any]:
+        """Outputs of every step, ``(batch, timesteps, units)``, for an unmasked batch, and the final states
+        as torch's kernels give them (``h`` or ``(h, c)``, each ``(1, batch, units)``: see :func:`_states`);
+        with ``lengths``, the states after each sequence's first ``lengths`` steps."""
         if self.fused and not (self.training and self.recurrent_dropout):
-            return self.rnn(x)[0]
-        return self._loop(x)
+            hx = None if state is None else tuple(s.unsqueeze(0) for s in state)
+            if hx is not None and self.kind != "lstm":
+                hx = hx[0]
+            if lengths is None:
+                outputs, final = self.rnn(x, hx)
+            else:  # packing stops each sequence's state at its length (the lengths go to the host)
+                packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+                outputs, final = self.rnn(packed, hx)
+                outputs = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])[0]
+            return outputs, final
+        return self._loop(x, state, lengths)
 
-    def _loop(self, x: Tensor) -> Tensor:
+    def _loop(self, x: Tensor, state: list[Tensor] | None = None,
+              lengths: Tensor | None = None) -> tuple[Tensor, Any]:
         rnn = self.rnn
         b_ih = rnn.bias_ih_l0 if rnn.bias else None
         b_hh = rnn.bias_hh_l0 if rnn.bias else None
         projected = F.linear(x, rnn.weight_ih_l0, b_ih)  # every step's input projection in one matmul
         batch = x.shape[0]
-        h = x.new_zeros(batch, self.units)
-        c = x.new_zeros(batch, self.units)
+        h = x.new_zeros(batch, self.units) if state is None else state[0]
+        c = state[1] if state is not None and self.kind == "lstm" else x.new_zeros(batch, self.units)
         masks = None
         if self.training and self.recurrent_dropout:
             masks = F.dropout(x.new_ones(self.gates, batch, self.units), self.recurrent_dropout)
@@ -139,9 +176,13 @@ class RecurrentNetwork(nn.Module):
             else:
                 recurrent = torch.einsum("gbi,goi->bgo", h * masks, per_gate).reshape(batch, -1)
                 recurrent = recurrent if b_hh is None else recurrent + b_hh
-            h, c = self._cell(projected[:, step], recurrent, h, c)
+            new_h, new_c = self._cell(projected[:, step], recurrent, h, c)
+            if lengths is not None:
+                going = (step < lengths).unsqueeze(-1)
+                new_h, new_c = torch.where(going, new_h, h), torch.where(going, new_c, c)
+            h, c = new_h, new_c
             outputs.append(h)
-        return torch.stack(outputs, dim=1)
+        return torch.stack(outputs, dim=1), ((h[None], c[None]) if self.kind == "lstm" else h[None])
 
     def _cell(self, inputs: Tensor, recurrent: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         """One step from the input and recurrent projections (torch gate order), Keras's equations."""
@@ -161,3 +202,8 @@ class RecurrentNetwork(nn.Module):
         kernel = "fused" if self.fused else "step loop"
         return (f"{self.kind}, units={self.units}, {kernel}, return_sequences={self.return_sequences}, "
                 f"go_backwards={self.go_backwards}")
+
+
+def _states(final: Any) -> list[Tensor]:
+    """torch's final states (``h`` or ``(h, c)``, each ``(1, batch, units)``) as Keras's ``[h]`` / ``[h, c]``."""
+    return [f[0] for f in final] if isinstance(final, tuple) else [final[0]]

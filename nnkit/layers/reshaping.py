@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from nnkit.errors import ConfigError, DataError
 from nnkit.layers.base import LAYERS, Shape
@@ -32,6 +32,8 @@ class ZeroPadding(SpatialLayer):
             ``(before, after)`` pair per spatial axis; ZeroPadding1D also takes ``(before, after)``.
         data_format: ``'channels_last'`` (default) or ``'channels_first'``; ``None`` uses the global setting.
     """
+
+    keeps_integers = True  # integer inputs stay integers, as in Keras
 
     def __init__(self, padding: Any = 1, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -86,6 +88,8 @@ class Cropping(SpatialLayer):
             channels-last, as in Keras.
     """
 
+    keeps_integers = True  # integer inputs stay integers, as in Keras
+
     def __init__(self, cropping: Any = 1, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cropping = pair_tuple(cropping, self.rank, "cropping", type(self).__name__)
@@ -138,6 +142,18 @@ class Cropping3D(Cropping):
         super().__init__(cropping, data_format, **kwargs)
 
 
+class NearestUpsample(nn.Upsample):
+    """torch's nearest upsampling by whole factors, also of integer and boolean tensors (which its kernel
+    refuses): those repeat each element, which is what nearest upsampling by a whole factor computes."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.is_floating_point():
+            return super().forward(x)
+        for axis, factor in enumerate(self.scale_factor, start=2):
+            x = x.repeat_interleave(int(factor), dim=axis)
+        return x
+
+
 class UpSampling(SpatialLayer):
     """Base of UpSampling1D/2D/3D: repeats each step/pixel ``size`` times along each spatial axis.
 
@@ -163,11 +179,17 @@ class UpSampling(SpatialLayer):
             )
         self.interpolation = interpolation
 
+    @property
+    def keeps_integers(self) -> bool:
+        """Integer inputs stay integers with ``'nearest'`` (a repeat), as in Keras."""
+        return self.interpolation == "nearest"
+
     def build(self, input_shape: Shape) -> tuple[nn.Module, Shape]:
         channels, spatial = self._split(input_shape)
         smooth = self.interpolation != "nearest"
-        module = nn.Upsample(scale_factor=tuple(float(s) for s in self.size), mode=self.interpolation,
-                             align_corners=False if smooth else None)
+        upsample = NearestUpsample if not smooth else nn.Upsample
+        module = upsample(scale_factor=tuple(float(s) for s in self.size), mode=self.interpolation,
+                          align_corners=False if smooth else None)
         return module, self._join(channels, tuple(n * s for n, s in zip(spatial, self.size)))
 
 

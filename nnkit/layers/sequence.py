@@ -39,6 +39,8 @@ class RepeatVector(Layer):
         n: Number of repetitions.
     """
 
+    keeps_integers = True  # integer inputs stay integers, as in Keras
+
     def __init__(self, n: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -80,6 +82,8 @@ class Permute(Layer):
     Args:
         dims: A permutation of ``1..rank`` (axis 0, the batch, is not numbered), as in Keras.
     """
+
+    keeps_integers = True  # integer inputs stay integers, as in Keras
 
     def __init__(self, dims: tuple[int, ...], **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -16,7 +16,8 @@ from nnkit.errors import ConfigError
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
           "float64": torch.float64, "int8": torch.int8, "int16": torch.int16, "int32": torch.int32,
-          "int64": torch.int64, "uint8": torch.uint8, "bool": torch.bool}
+          "int64": torch.int64, "uint8": torch.uint8, "bool": torch.bool, "complex64": torch.complex64,
+          "complex128": torch.complex128}
 
 
 class KerasTensor:

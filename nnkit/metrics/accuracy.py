@@ -83,7 +83,29 @@ def _in_top_k(labels: Tensor, y_pred: Tensor, k: int) -> Tensor:
     return ((scores > scores.gather(1, labels[:, None])).sum(1) < k).to(torch.float32)
 
 
-sparse_top_k_categorical_accuracy = top_k_categorical_accuracy
+def sparse_top_k_categorical_accuracy(y_true: Tensor, y_pred: Tensor, k: int = 5,
+                                      from_sorted_ids: bool = False) -> Tensor:
+    """1.0 where the integer label ``y_true`` is among the ``k`` highest scores of ``y_pred``.
+
+    With ``from_sorted_ids=True``, ``y_pred`` holds per row the ids of the top categories, best first (as a
+    retrieval model returns them), and a hit is ``y_true`` among the first ``k`` of them.
+    """
+    if from_sorted_ids:
+        return _in_sorted_ids(torch.as_tensor(y_true), torch.as_tensor(y_pred), k, "sparse_top_k_categorical_accuracy")
+    return top_k_categorical_accuracy(y_true, y_pred, k)
+
+
+def _in_sorted_ids(y_true: Tensor, y_pred: Tensor, k: int, metric: str) -> Tensor:
+    """Per row, 1.0 if the id ``y_true`` is among the first ``k`` ids of the row of ``y_pred``."""
+    if y_pred.ndim < 2:
+        raise DataError(f"Metric '{metric}' with from_sorted_ids=True needs the top ids of each sample, shape "
+                        f"(n, N); received predictions of shape {tuple(y_pred.shape)}.")
+    ids = y_pred.reshape(-1, y_pred.shape[-1])[:, :k]
+    ids_of_true = y_true.to(device=ids.device, dtype=ids.dtype).reshape(-1, 1)  # Keras casts to y_pred's dtype
+    if ids_of_true.shape[0] != ids.shape[0]:
+        raise DataError(f"Metric '{metric}' needs one target id per sample ({ids.shape[0]}); received targets of "
+                        f"shape {tuple(y_true.shape)} for predictions of shape {tuple(y_pred.shape)}.")
+    return (ids_of_true == ids).any(dim=1).to(torch.float32)
 
 
 @METRICS.register("top_k_categorical_accuracy")
@@ -147,7 +169,40 @@ class TopKCategoricalAccuracy(Mean):
 
 @METRICS.register("sparse_top_k_categorical_accuracy")
 class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
-    """:class:`TopKCategoricalAccuracy` under Keras's name for integer labels."""
+    """:class:`TopKCategoricalAccuracy` under Keras's name for integer labels.
 
-    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None) -> None:
+    Args:
+        k: How many top classes count as a hit.
+        name: Name in logs.
+        dtype: Accepted for Keras compatibility.
+        from_sorted_ids: ``y_pred`` holds per sample the ids of the top categories, best first, shape
+            ``(n, N)``, instead of a score per class; a hit is the target id among the first ``k`` of them.
+
+    Example:
+        >>> m = SparseTopKCategoricalAccuracy(k=1, from_sorted_ids=True)
+        >>> m.update_state([2, 1], [[1, 0, 3], [1, 2, 3]])
+        >>> float(m.result())
+        0.5
+    """
+
+    def __init__(self, k: int = 5, name: str = "sparse_top_k_categorical_accuracy", dtype: Any = None,
+                 from_sorted_ids: bool = False) -> None:
         super().__init__(k=k, name=name, dtype=dtype)
+        self.from_sorted_ids = from_sorted_ids
+
+    def check_compatible(self, output_shape: tuple[int, ...], integer_labels: bool) -> None:
+        if not self.from_sorted_ids:  # sorted ids: the outputs are ids, any number of them
+            super().check_compatible(output_shape, integer_labels)
+
+    def update_state(self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None) -> None:  # type: ignore[override]
+        if not self.from_sorted_ids:
+            return super().update_state(y_true, y_pred, sample_weight)
+        y_pred = torch.as_tensor(y_pred)
+        hits = _in_sorted_ids(torch.as_tensor(y_true), y_pred, self.k, self.name)
+        self._accumulate(hits, lab.row_weights(sample_weight, y_pred, self.name))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if self.from_sorted_ids:  # as Keras: only when set
+            config["from_sorted_ids"] = True
+        return config

@@ -92,10 +92,10 @@ class ThresholdCounts:
         if self.from_logits:
             y_pred = torch.sigmoid(y_pred)
         if self.top_k is not None or self.class_id is not None:
-            if y_pred.ndim < 2:
-                raise DataError(f"Metric '{self.metric}' with class_id or top_k needs predictions of shape "
+            if self.class_id is not None and y_pred.ndim < 2:
+                raise DataError(f"Metric '{self.metric}' with class_id needs predictions of shape "
                                 f"(samples, classes); received shape {tuple(y_pred.shape)}.")
-            self.check(columns)
+            self.check(y_pred.shape[-1] if y_pred.ndim else 1)  # top_k of 1-D predictions: over all of them
         if self.top_k is not None:
             top = y_pred.topk(self.top_k, dim=-1).indices
             kept = torch.zeros_like(y_pred, dtype=torch.bool).scatter_(-1, top, True)

@@ -19,7 +19,7 @@ from torch import fx, nn
 
 from nnkit.errors import ConfigError
 from nnkit.layers.containers import carry_mask
-from nnkit.layers.symbolic import KerasTensor, Node, map_structure
+from nnkit.layers.symbolic import KerasTensor, Node, flatten, map_structure
 
 
 class _Value:
@@ -63,7 +63,10 @@ def compile_graph(inputs: list[KerasTensor], outputs: list[KerasTensor], nodes: 
             root.add_module(targets[id(layer)], layer.module)
         produced = node.output_tensors
         if any(v.mask is not None for v in sources) or layer.produces_mask:
-            values[id(produced[0])] = _masked_call(graph, targets[id(layer)], layer, sources, args, kwargs, produced)
+            positional = [values[id(t)] for t in flatten(node.args)]
+            results = _masked_call(graph, targets[id(layer)], layer, positional, kwargs, produced,
+                                   bool(flatten(node.kwargs)))
+            values.update((id(tensor), value) for tensor, value in zip(produced, results))
             continue
         result = _call(graph, targets[id(layer)], layer, tuple(args), kwargs)
         if len(produced) == 1 and not isinstance(node.outputs, list):
@@ -81,26 +84,35 @@ def compile_graph(inputs: list[KerasTensor], outputs: list[KerasTensor], nodes: 
     return module
 
 
-def _masked_call(graph: fx.Graph, target: str, layer: Any, sources: list[_Value], args: Any, kwargs: Any,
-                 produced: list[KerasTensor]) -> _Value:
+def _masked_call(graph: fx.Graph, target: str, layer: Any, sources: list[_Value], kwargs: Any,
+                 produced: list[KerasTensor], tensor_kwargs: bool) -> list[_Value]:
     """A layer call on a masked sequence, as Sequential threads masks: a module that takes a mask gets it,
     one that computes a mask (``Embedding(mask_zero=True)``, ``Masking``) sets it, any other keeps it while
-    its output keeps the masked axes."""
-    if len(sources) != 1 or len(produced) != 1 or kwargs:
+    its output keeps the masked axes. A module that takes the mask may also take keyword tensors
+    (``initial_state``) and return several outputs (``return_state``); only the first carries the mask. As in
+    Keras, a call with tensors besides the sequence (``initial_state``) is not handed the mask, though its
+    output still carries it (Keras fills in ``mask`` only for a call of one tensor argument)."""
+    module = layer.module
+    takes_mask = getattr(module, "takes_mask", False)
+    if len(sources) != 1 or ((len(produced) != 1 or kwargs) and not takes_mask):
         raise ConfigError(f"Layer '{layer.name}' ({type(layer).__name__}) receives a masked sequence (from "
                           "Embedding(mask_zero=True) or Masking) together with other inputs; nnkit carries masks "
                           "through layers of one input only. Drop the mask, or merge after the sequence is pooled.")
-    module, source = layer.module, sources[0].moved(graph, "keras")
+    source = sources[0].moved(graph, "keras")
     mask = source.mask
-    if getattr(module, "takes_mask", False):
-        result = graph.call_module(target, (source.node, mask))
+    if takes_mask:
+        given = () if "mask" in kwargs else (None,) if tensor_kwargs else (mask,)
+        result = graph.call_module(target, (source.node, *given), kwargs)
     else:
         result = graph.call_module(target, (source.node,))
+    outputs = ([graph.call_function(operator.getitem, (result, i)) for i in range(len(produced))]
+               if len(produced) > 1 else [result])
     if hasattr(module, "compute_mask"):
         new_mask = graph.call_method("compute_mask", (graph.get_attr(target), source.node, mask))
     else:
-        new_mask = graph.call_function(carry_mask, (mask, result))
-    return _Value(result, produced[0].ndim, "keras", new_mask)
+        new_mask = graph.call_function(carry_mask, (mask, outputs[0]))
+    return [_Value(outputs[0], produced[0].ndim, "keras", new_mask),
+            *(_Value(node, tensor.ndim, "keras") for node, tensor in zip(outputs[1:], produced[1:]))]
 
 
 def _call(graph: fx.Graph, target: str, layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> fx.Node:

@@ -13,6 +13,11 @@ from torch import Tensor
 from nnkit.errors import ConfigError
 from nnkit.layers.symbolic import DTYPES
 
+# Keras's dtype rules for sums and products (jax's): booleans and small integers accumulate in int32, and
+# ``result_type`` of a single dtype narrows 64-bit types to their 32-bit kin.
+SMALL_INTS = (torch.bool, torch.uint8, torch.int8, torch.int16)
+NARROWED = {torch.int64: torch.int32, torch.float64: torch.float32, torch.complex128: torch.complex64}
+
 
 def dtype_of(name: Any) -> torch.dtype:
     """A torch dtype from a Keras dtype name (``'float32'``), a NumPy dtype or a torch dtype."""
@@ -36,6 +41,8 @@ def convert_to_tensor(x: Any, dtype: Any = None, sparse: Any = None) -> Tensor:
         tensor = torch.tensor(x, dtype=torch.float32)
     elif isinstance(x, np.ndarray) or np.isscalar(x):
         tensor = torch.as_tensor(np.asarray(x))
+    elif isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):  # e.g. layer.losses: stacked
+        tensor = torch.stack([convert_to_tensor(v) for v in x])  # as Keras does (gradients flow through)
     else:  # nested lists: Python numbers keep Keras's default widths
         array = np.asarray(x)
         if array.dtype == np.float64:

@@ -10,7 +10,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from nnkit.ops.core import convert_to_tensor, floating, tensors
+from nnkit.ops.core import NARROWED as _NARROW
+from nnkit.ops.core import SMALL_INTS as _SMALL_INTS
+from nnkit.ops.core import convert_to_tensor, dtype_of, floating, tensors
 
 
 def _float_fn(fn: Any) -> Any:
@@ -88,7 +90,10 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
 
 
 def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
-    return diagonal(x, offset, axis1, axis2).sum(dim=-1)
+    """Sum of the ``offset`` diagonal; integers keep their width (booleans and small ints give int32)."""
+    x = convert_to_tensor(x)
+    dtype = torch.int32 if x.dtype in _SMALL_INTS else x.dtype
+    return torch.diagonal(x, offset, axis1, axis2).sum(dim=-1, dtype=dtype)
 
 
 def moveaxis(x: Any, source: Any, destination: Any) -> Tensor:
@@ -132,10 +137,14 @@ def unstack(x: Any, num: int | None = None, axis: int = 0) -> list[Tensor]:
 
 
 def cumprod(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
+    """Running product along ``axis`` (of the flattened ``x`` for None), in ``dtype`` or ``x``'s dtype as Keras
+    narrows it: booleans give int32, 64-bit types their 32-bit kin."""
     x = convert_to_tensor(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
-    return torch.cumprod(x, dim=axis)
+    out_dtype = dtype_of(dtype) if dtype is not None else x.dtype
+    out_dtype = torch.int32 if out_dtype == torch.bool else _NARROW.get(out_dtype, out_dtype)
+    return torch.cumprod(x, dim=axis, dtype=out_dtype)
 
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from nnkit.ops.core import NARROWED as _NARROW
+from nnkit.ops.core import SMALL_INTS as _SMALL_INTS
 from nnkit.ops.core import convert_to_tensor, dtype_of, floating, tensors
 
 Axis = int | Sequence[int] | None
@@ -20,6 +22,10 @@ def _axes(axis: Axis, x: Tensor) -> tuple[int, ...] | None:
     if axis is None:
         return None
     return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _sum_dtype(x: Tensor) -> torch.dtype:
+    return torch.int32 if x.dtype in _SMALL_INTS else x.dtype
 
 
 def _reduce(fn: Any, x: Tensor, axis: Axis, keepdims: bool) -> Tensor:
@@ -227,7 +233,13 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
 
 # -- reductions ------------------------------------------------------------------------------------------
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return _reduce(torch.sum, convert_to_tensor(x), axis, keepdims)
+    """Sum over ``axis`` (all axes for None); integers keep their width, booleans and small ints give int32."""
+    x = convert_to_tensor(x)
+    axes = _axes(axis, x)
+    if axes == ():
+        return x
+    out = torch.sum(x, dtype=_sum_dtype(x)) if axes is None else torch.sum(x, dim=axes, keepdim=keepdims)
+    return out.to(_sum_dtype(x))
 
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
@@ -244,13 +256,19 @@ def std(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return torch.sqrt(var(x, axis, keepdims))
 
 
-def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def prod(x: Any, axis: Axis = None, keepdims: bool = False, dtype: Any = None) -> Tensor:
+    """Product over ``axis`` in ``dtype`` (default as Keras: int32 for booleans and integers up to 32 bits,
+    64-bit types narrowed to 32-bit)."""
     x = convert_to_tensor(x)
+    if dtype is None:
+        out_dtype = torch.int32 if x.dtype in _SMALL_INTS else _NARROW.get(x.dtype, x.dtype)
+    else:
+        out_dtype = dtype_of(dtype)
     axes = _axes(axis, x)
     if axes is None:
-        return torch.prod(x)
+        return torch.prod(x, dtype=out_dtype)
     for a in sorted((a % x.ndim for a in axes), reverse=True):
-        x = torch.prod(x, dim=a, keepdim=keepdims)
+        x = torch.prod(x, dim=a, keepdim=keepdims, dtype=out_dtype)
     return x
 
 
@@ -265,15 +283,17 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False, initial: Any = None) 
 
 
 def all(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Whether every element along ``axis`` (all axes for None) is true; ``keepdims`` keeps them as size 1."""
     x = convert_to_tensor(x).bool()
     axes = _axes(axis, x)
-    return torch.all(x) if axes is None else torch.all(x, dim=axes, keepdim=keepdims)
+    return x if axes == () else torch.all(x, dim=axes, keepdim=keepdims)
 
 
 def any(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Whether some element along ``axis`` (all axes for None) is true; ``keepdims`` keeps them as size 1."""
     x = convert_to_tensor(x).bool()
     axes = _axes(axis, x)
-    return torch.any(x) if axes is None else torch.any(x, dim=axes, keepdim=keepdims)
+    return x if axes == () else torch.any(x, dim=axes, keepdim=keepdims)
 
 
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False) -> Tensor:
@@ -288,14 +308,9 @@ def cumsum(x: Any, axis: int | None = None, dtype: Any = None) -> Tensor:
     x = convert_to_tensor(x)
     if axis is None:
         x, axis = x.reshape(-1), 0
-    out = torch.cumsum(x, dim=axis)
-    if dtype is not None:
-        return out.to(dtype_of(dtype))
-    return out.to(torch.int32) if not out.is_floating_point() else out
-
-
-def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return torch.linalg.norm(floating(x), ord=ord, dim=_axes(axis, floating(x)), keepdim=keepdims)
+    out_dtype = dtype_of(dtype) if dtype is not None else x.dtype  # Keras: result_type(dtype or x.dtype)
+    out_dtype = torch.int32 if out_dtype == torch.bool else _NARROW.get(out_dtype, out_dtype)
+    return torch.cumsum(x, dim=axis, dtype=out_dtype)
 
 
 def sort(x: Any, axis: int = -1) -> Tensor:
@@ -374,6 +389,15 @@ def roll(x: Any, shift: Any, axis: Axis = None) -> Tensor:
 
 
 # -- creation --------------------------------------------------------------------------------------------
+def array(x: Any, dtype: Any = None) -> Tensor:
+    """A tensor of ``x`` (a list, array, number or tensor), in ``dtype`` if given.
+
+    Python ints become ``int32`` and floats ``float32``, as in Keras; NumPy arrays keep their dtype.
+    Example: ``ops.array([1, 2, 3])`` is an ``int32`` tensor.
+    """
+    return convert_to_tensor(x, dtype=dtype)
+
+
 def _dtype(dtype: Any, default: torch.dtype = torch.float32) -> torch.dtype:
     return default if dtype is None else dtype_of(dtype)
 

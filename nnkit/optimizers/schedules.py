@@ -293,18 +293,48 @@ class CosineDecayRestarts(LearningRateSchedule):
                 "t_mul": self.t_mul, "m_mul": self.m_mul, "alpha": self.alpha, "name": self.name}
 
 
+_KERAS_MODULE = "keras.optimizers.schedules"  # the module Keras's serialized form gives the built-in schedules
+
+
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
-    """``{"class_name": ..., "config": ...}`` for a schedule (what an optimizer's config holds)."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    """Keras's serialized form of a schedule (what an optimizer's config holds):
+    ``{"module", "class_name", "config", "registered_name"}``.
+
+    The built-in schedules name Keras's module, so the dict equals Keras's and loads under either library; a
+    user's schedule names its own module and its registered name (its class name when unregistered).
+    """
+    cls = type(schedule)
+    if cls.__module__ == __name__:
+        module, registered = _KERAS_MODULE, None
+    else:
+        from nnkit.saving import get_registered_name
+
+        module = None if cls.__module__ == "__main__" else cls.__module__
+        registered = get_registered_name(cls) or cls.__name__
+    return {"module": module, "class_name": cls.__name__, "config": schedule.get_config(),
+            "registered_name": registered}
 
 
-def deserialize(config: dict[str, Any]) -> LearningRateSchedule:
-    """Rebuild a schedule from :func:`serialize` output (Keras's serialized form works too)."""
+def deserialize(config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> LearningRateSchedule:
+    """Rebuild a schedule from :func:`serialize` output, Keras's, or the short ``{"class_name", "config"}``.
+
+    A user's schedule is found through ``custom_objects`` or its registration
+    (``nnkit.saving.register_keras_serializable``).
+    """
     if not isinstance(config, dict) or "class_name" not in config:
         raise ConfigError(
             f"A serialized learning rate schedule is a dict with 'class_name' and 'config'. Received: {config!r}."
         )
-    return SCHEDULES.get(config["class_name"]).from_config(dict(config.get("config") or {}))
+    name, registered = config["class_name"], config.get("registered_name")
+    cls = None
+    if registered or custom_objects or name not in SCHEDULES:
+        from nnkit.saving import custom_object_scope, get_custom_object
+
+        with custom_object_scope(custom_objects):
+            cls = get_custom_object(registered, name)
+    if cls is None:
+        cls = SCHEDULES.get(name)
+    return cls.from_config(dict(config.get("config") or {}))
 
 
 def get(identifier: LearningRateSchedule | dict[str, Any]) -> LearningRateSchedule:

@@ -84,6 +84,14 @@ def test_softmax_matches_keras(keras, rng, shape, axis):
                  atol=1e-7)
 
 
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_of_a_one_dimensional_array_runs_over_it_like_keras(keras, axis):
+    x = np.array([1.0, 2.0, 1.0, -3.0])
+    theirs = keras.ops.convert_to_numpy(keras.layers.Softmax(axis=axis)(x))
+    assert_close(Softmax(axis=axis)(x).numpy(), theirs, rtol=1e-6, atol=1e-7)
+    assert_close(theirs.sum(), 1.0, rtol=1e-6)
+
+
 def test_softmax_layer_before_cross_entropy_trains_like_keras(keras, rng):
     x, y = rng.normal(size=(48, 6)).astype("float32"), rng.integers(4, size=48)
     k_model = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(4), keras.layers.Softmax()])

@@ -71,6 +71,11 @@ def test_attention_matches_keras(keras, rng, make, with_key):
     ("abc,cd->abd", (None, 6), None, (3, 5)),
     ("abc,cde->abde", (None, 2, 3), "de", (3, 5)),
     ("abc,cde->abde", (3, 2, 4), "e", (3, 5)),
+    ("...x,xy->...y", 4, "y", (3, 5)),  # an ellipsis for the leading axes (the batch and any after it)
+    ("...x,xy->...y", 4, None, (5,)),
+    ("...bc,cd->...bd", (3, 6), "d", (2, 3, 5)),
+    ("ab...,bc->ac...", (4,), "c", (5, 3)),  # ... for the trailing axes
+    ("abc...,cd->abd...", (None, 4), "d", (3, 5, 2)),
 ])
 def test_einsum_dense_matches_keras(keras, rng, equation, output_shape, bias_axes, shape):
     x = rng.normal(size=(2, *shape)).astype("float32")
@@ -87,6 +92,21 @@ def test_bad_attention_arguments_are_refused():
         nnkit.layers.EinsumDense("ab->b", output_shape=3)
     with pytest.raises(ConfigError, match="names 3 input axes"):
         nnkit.layers.EinsumDense("abc,cd->abd", output_shape=(None, 2))(nnkit.Input(shape=(4,)))
+    with pytest.raises(ConfigError, match="equation such as"):
+        nnkit.layers.EinsumDense("a...b,bc->ac", output_shape=3)
+    with pytest.raises(ConfigError, match="sizes of the 1 output axes 'y'"):
+        nnkit.layers.EinsumDense("...x,xy->...y", output_shape=(2, 3))(nnkit.Input(shape=(4,)))
+    with pytest.raises(ConfigError, match="bias axis 'z'"):
+        nnkit.layers.EinsumDense("...x,xy->...y", output_shape=3, bias_axes="z")(nnkit.Input(shape=(4,)))
+
+
+def test_einsum_dense_with_an_ellipsis_reports_keras_shapes(keras):
+    def shapes(lib):
+        layer = lib.layers.EinsumDense("...x,xy->...y", output_shape=64, bias_axes="y")
+        output = layer(lib.Input(shape=[32, 128]))
+        return tuple(output.shape), [tuple(w.shape) for w in layer.get_weights()]
+
+    assert shapes(nnkit) == shapes(keras) == ((None, 32, 64), [(128, 64), (64,)])
 
 
 def test_attention_scores_come_out_of_a_graph_as_in_keras(keras, rng):

@@ -262,3 +262,42 @@ def test_saving_a_subclassed_model_whole_says_to_save_its_weights(tmp_path):
     with pytest.raises(ConfigError, match=r"its own call\(\).*save_weights"):
         model.save(tmp_path / "m.keras")
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_weights_update_in_call_with_keras_variable_methods(keras, rng):
+    """``add_weight`` gives a variable with Keras's ``assign`` / ``assign_add`` / ``assign_sub`` / ``numpy``."""
+    def counter_class(lib):
+        class Counter(lib.layers.Layer):
+            def build(self, input_shape):
+                self.total = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False)
+                self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+            def call(self, inputs):
+                self.total.assign(self.total + lib.ops.sum(inputs, axis=0))
+                self.total.assign_add(lib.ops.ones_like(self.total))
+                self.scale.assign_sub(0.5 * lib.ops.ones_like(self.scale))
+                return inputs * self.scale
+
+        return Counter()
+
+    x = rng.normal(size=(4, 3)).astype("float32")
+    k_layer, n_layer = counter_class(keras), counter_class(nnkit)
+    for _ in range(2):
+        theirs, ours = k_layer(x), n_layer(x)
+    assert_close(ours.detach(), keras.ops.convert_to_numpy(theirs), rtol=1e-6, atol=1e-6)
+    assert_close(n_layer.total.numpy(), k_layer.total.numpy(), rtol=1e-6, atol=1e-6)
+    assert_close(n_layer.scale.numpy(), k_layer.scale.numpy())  # a trainable weight too
+    assert n_layer.scale.requires_grad and n_layer.scale.grad_fn is None  # assignments record no gradient
+    with pytest.raises(ValueError, match=r"shape \(3,\); received shape \(4,\)"):
+        n_layer.total.assign(np.zeros(4))
+
+
+@pytest.mark.parametrize(("make", "batch_shape"), [
+    (lambda m: m.Dense(3), (None, 4)), (lambda m: m.Conv2D(2, 3), (None, 8, 8, 1)), (lambda m: m.LSTM(3), (None, 5, 2)),
+])
+def test_built_in_layers_build_by_hand_with_the_batch_axis_as_in_keras(keras, make, batch_shape):
+    k_layer, n_layer = make(keras.layers), make(nnkit.layers)
+    assert n_layer.build(batch_shape) is None
+    k_layer.build(batch_shape)
+    assert n_layer.built and n_layer.input_shape == batch_shape[1:]
+    assert [w.shape for w in n_layer.get_weights()] == [w.shape for w in k_layer.get_weights()]

@@ -253,3 +253,24 @@ def test_normalization_modules_are_plain_torch_and_export(rng):
     model.module.eval()
     exported = torch.export.export(model.module, (x,))
     assert_close(exported.module()(x), model.module(x), rtol=1e-5)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "batch_shape"), [
+    ("LayerNormalization", {"axis": [1, 2, 3]}, (5, 20, 30, 40)),
+    ("LayerNormalization", {"center": False}, (None, 6)),
+    ("BatchNormalization", {"scale": False}, (None, 4, 3)),
+    ("GroupNormalization", {"groups": 2}, (None, 4)),
+])
+def test_gamma_and_beta_are_named_and_built_by_hand_as_in_keras(keras, name, kwargs, batch_shape):
+    """``layer.build(batch_shape)`` by hand builds the layer; ``gamma`` / ``beta`` are its weights (None when
+    switched off), as in Keras."""
+    def described(lib):
+        layer = getattr(lib.layers, name)(**kwargs)
+        layer.build(batch_shape)
+        return [None if w is None else tuple(w.shape) for w in (layer.gamma, layer.beta)], layer.built
+
+    assert described(nnkit) == described(keras)
+    layer = getattr(nnkit.layers, name)(**kwargs)
+    assert not hasattr(layer, "gamma")  # an AttributeError until built
+    layer.build(batch_shape)
+    assert all(w is None or any(w is p for p in layer.weights) for w in (layer.gamma, layer.beta))

@@ -266,7 +266,7 @@ def test_two_dimensional_input_names_layer_layout_and_shape(rng):
 
 
 @pytest.mark.parametrize(("make", "match"), [
-    (lambda: LSTM(4, return_state=True), "return_state=True.*one tensor"),
+    (lambda: nnkit.layers.Bidirectional(LSTM(4, return_state=True)), "return_state=True"),
     (lambda: GRU(4, stateful=True), "stateful=True"),
     (lambda: GRU(4, reset_after=False), "reset_after=False"),
     (lambda: LSTM(0), "`units` to be a positive int. Received: units=0"),
@@ -308,3 +308,45 @@ def test_the_built_module_is_plain_pytorch(rng):
     assert isinstance(module[0].rnn, torch.nn.LSTM) and module[0].rnn.batch_first
     x = torch.as_tensor(rng.normal(size=(3, 6, 2)), dtype=torch.float32)
     assert_close(module(x), module[0].rnn(x)[0][:, -1])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])  # LSTM and GRU with relu run the step loop
+@pytest.mark.parametrize("options", [{}, {"return_sequences": True, "go_backwards": True}])
+def test_return_state_and_initial_state_match_keras_eagerly(keras, rng, kind, activation, options):
+    """``[output, *states]`` with and without a mask and a given initial state, as Keras computes them."""
+    k_layer = getattr(keras.layers, kind)(4, return_state=True, activation=activation, **options)
+    n_layer = KINDS[kind](4, return_state=True, activation=activation, **options)
+    x = rng.normal(size=(5, 6, 3)).astype("float32")
+    mask = np.ones((5, 6), dtype=bool)
+    mask[1, :2], mask[2, 3:], mask[3, 1::2], mask[4] = False, False, False, False
+    states = [rng.normal(size=(5, 4)).astype("float32") for _ in range(2 if kind == "LSTM" else 1)]
+    k_layer(x)
+    n_layer(x)
+    n_layer.set_weights(k_layer.get_weights())
+    for kwargs in ({}, {"mask": mask}, {"initial_state": states}, {"mask": mask, "initial_state": states}):
+        theirs = k_layer(x, **kwargs)
+        ours = n_layer(x, **kwargs)
+        assert len(ours) == len(theirs) == 1 + len(states)
+        for n_value, k_value in zip(ours, theirs):
+            assert_close(n_value, keras.ops.convert_to_numpy(k_value), rtol=1e-5, atol=1e-5)
+
+
+def test_encoder_states_start_a_decoder_in_a_functional_model_like_keras(keras, rng):
+    """Keras's sequence-to-sequence pattern on masked token ids, with the fused layers: return_state on the
+    encoder, initial_state on the decoder (which Keras then runs without the mask)."""
+    def build(m):
+        ids = m.Input((6,))
+        embedded = m.layers.Embedding(10, 3, mask_zero=True)(ids)
+        _, h, c = m.layers.LSTM(4, return_state=True)(embedded)
+        decoded = m.layers.LSTM(4, return_sequences=True)(embedded, initial_state=[h, c])
+        last, state = m.layers.GRU(4, return_state=True)(decoded)
+        return m.Model(ids, [m.layers.Dense(2)(last), h, c, state])
+
+    k_model, n_model = build(keras), build(nnkit)
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in k_model.get_weights()]
+    k_model.set_weights(weights)
+    n_model.set_weights(weights)
+    ids = np.array([[0, 0, 1, 2, 3, 4], [1, 2, 3, 4, 0, 0], [0, 0, 0, 0, 0, 0], [5, 0, 6, 7, 0, 8]])
+    for ours, theirs in zip(n_model.predict(ids, verbose=0), k_model.predict(ids, verbose=0), strict=True):
+        assert_close(ours, theirs, rtol=1e-5, atol=1e-5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from nnkit.errors import ConfigError, DataError
 from nnkit.layers import (
@@ -113,3 +114,27 @@ def test_cropping_everything_and_wrong_rank_are_explained():
 def test_invalid_reshaping_arguments_are_named(make, fragments):
     with clear_error(ConfigError, *fragments):
         make()
+
+
+@pytest.mark.parametrize(("name", "arg", "shape"), [
+    ("ZeroPadding1D", 1, (2, 3, 2)), ("ZeroPadding2D", (1, 2), (2, 3, 2, 2)), ("ZeroPadding3D", 1, (1, 2, 2, 2, 1)),
+    ("Cropping1D", 1, (2, 4, 2)), ("Cropping2D", 1, (2, 4, 4, 1)), ("Cropping3D", 1, (1, 3, 3, 3, 1)),
+    ("UpSampling1D", 2, (2, 3, 2)), ("UpSampling2D", (1, 2), (2, 2, 3, 2)), ("UpSampling3D", 2, (1, 2, 2, 2, 1)),
+    ("Reshape", (-1,), (2, 3, 2)), ("Flatten", None, (2, 3, 2)), ("Permute", (2, 1), (2, 3, 2)),
+])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+def test_integer_arrays_keep_their_dtype_like_keras(keras, name, arg, shape, dtype):
+    """Weight-free layers that only move values compute on integer and boolean arrays, as Keras does."""
+    x = (np.arange(np.prod(shape)).reshape(shape) % 7).astype(dtype)
+    args = () if arg is None else (arg,)
+    theirs = keras.ops.convert_to_numpy(getattr(keras.layers, name)(*args)(x))
+    ours = LAYERS.get(name)(*args)(x).numpy()
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_smooth_upsampling_and_layers_with_weights_still_receive_floats():
+    """A deliberate difference: Keras rounds a bilinear upsampling of integers back to integers."""
+    x = np.arange(8).reshape(1, 2, 2, 2)
+    assert UpSampling2D(2, interpolation="bilinear")(x).dtype == torch.float32
+    assert Conv2D(1, 1)(x).dtype == torch.float32

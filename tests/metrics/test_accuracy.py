@@ -109,6 +109,30 @@ def test_top_k_accuracy_like_keras(keras, rng):
     assert metrics.TopKCategoricalAccuracy().name == keras.metrics.TopKCategoricalAccuracy().name
 
 
+@pytest.mark.parametrize("k", [1, 3, 8])  # 8: more than the 6 ids given, as Keras allows
+def test_top_k_from_sorted_ids_like_keras(keras, rng, k):
+    ids = rng.integers(0, 50, size=(20,))
+    top_ids = rng.integers(0, 50, size=(20, 6))
+    top_ids[:8, rng.integers(6)] = ids[:8]
+    weight = rng.random(20).astype(np.float32)
+    for y_true, sample_weight in ((ids, None), (ids[:, None], weight)):
+        ours = metrics.SparseTopKCategoricalAccuracy(k=k, from_sorted_ids=True)
+        theirs = keras.metrics.SparseTopKCategoricalAccuracy(k=k, from_sorted_ids=True)
+        for part in (slice(0, 7), slice(7, 20)):
+            kwargs = {} if sample_weight is None else {"sample_weight": sample_weight[part]}
+            ours.update_state(y_true[part], top_ids[part], **kwargs)
+            theirs.update_state(y_true[part], top_ids[part], **kwargs)
+        assert float(ours.result()) == pytest.approx(float(theirs.result()), abs=1e-6)
+    np.testing.assert_array_equal(
+        metrics.sparse_top_k_categorical_accuracy(ids, top_ids, k=k, from_sorted_ids=True).numpy(),
+        keras.ops.convert_to_numpy(keras.metrics.sparse_top_k_categorical_accuracy(ids, top_ids, k=k,
+                                                                                   from_sorted_ids=True)))
+    config = ours.get_config()
+    assert config["from_sorted_ids"] is theirs.get_config()["from_sorted_ids"] is True
+    assert metrics.SparseTopKCategoricalAccuracy.from_config(config).from_sorted_ids
+    assert "from_sorted_ids" not in metrics.SparseTopKCategoricalAccuracy().get_config()
+
+
 def test_top_k_larger_than_the_classes_is_refused_naming_the_metric():
     with pytest.raises(ConfigError, match=r"'top_k_categorical_accuracy' has k=5.*only 3 classes"):
         metrics.get("top_k_categorical_accuracy", output_shape=(3,), target_shape=(3,))

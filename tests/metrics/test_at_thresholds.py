@@ -103,6 +103,20 @@ def test_precision_recall_keras_definitions(keras, rng, cls, kwargs):
         assert result.shape == ((len(thresholds),) if isinstance(thresholds, list) else ())
 
 
+@pytest.mark.parametrize("cls", ["Precision", "Recall"])
+@pytest.mark.parametrize("top_k", [1, 3, 6])
+def test_top_k_of_one_dimensional_predictions_ranks_all_of_them_as_keras(keras, rng, cls, top_k):
+    y_true = (rng.random(8) < 0.5).astype(np.float32)
+    y_pred = rng.random(8).astype(np.float32)
+    ours, theirs = getattr(metrics, cls)(top_k=top_k), getattr(keras.metrics, cls)(top_k=top_k)
+    for part in (slice(0, 6), slice(2, 8)):  # each batch is one ranking, as in Keras
+        ours.update_state(y_true[part], y_pred[part])
+        theirs.update_state(y_true[part], y_pred[part])
+    np.testing.assert_allclose(np.asarray(ours.result()), np.asarray(theirs.result()), rtol=1e-6)
+    with pytest.raises(ConfigError, match=r"top_k=9.*only 8"):
+        getattr(metrics, cls)(top_k=9).update_state(y_true, y_pred)
+
+
 def test_precision_keras_config_and_argument_errors(keras):
     ours = metrics.Precision(thresholds=[0.3, 0.6], class_id=1)
     theirs = keras.metrics.Precision(thresholds=[0.3, 0.6], class_id=1)

@@ -18,6 +18,8 @@ INTS = R.integers(-5, 5, size=(3, 4))
 NAN = np.array([1.0, np.nan, -2.0], dtype="float32")
 PROBS = R.dirichlet(np.ones(4), size=3).astype("float32")
 ONEHOT = np.eye(4, dtype="float32")[[0, 3, 1]]
+I32 = INTS.astype("int32")
+F64 = F32.astype("float64")
 
 CASES = {
     "add broadcast": ("add", (F32, ROW), {}),
@@ -166,6 +168,28 @@ CASES = {
     "sparse_plus": ("sparse_plus", (F32 * 2,), {}),
     "normalize": ("normalize", (F32,), {}),
     "multi_hot": ("multi_hot", (np.array([[0, 2], [1, 1]]), 4), {}),
+    "array list": ("array", ([1, 2, 3],), {}),
+    "array dtype": ("array", ([1, 2, 3],), {"dtype": "float32"}),
+    "array numpy": ("array", (F64,), {}),
+    "all keepdims": ("all", (F32 > 0,), {"keepdims": True}),
+    "any keepdims": ("any", (F32 > 0,), {"keepdims": True}),
+    "any empty axes": ("any", (F32,), {"axis": ()}),
+    "sum int32": ("sum", (I32,), {"axis": 1}),
+    "sum int8": ("sum", (INTS.astype("int8"),), {}),
+    "sum bool": ("sum", (F32 > 0,), {"axis": 0}),
+    "sum keepdims": ("sum", (F32,), {"keepdims": True}),
+    "prod int32": ("prod", (I32,), {}),
+    "prod int64": ("prod", (INTS,), {"axis": 1}),
+    "prod float64": ("prod", (F64,), {}),
+    "prod dtype": ("prod", (INTS.astype("int8"),), {"dtype": "int64"}),
+    "trace int32": ("trace", (I32,), {}),
+    "trace bool": ("trace", (F32 > 0,), {}),
+    "cumsum int8": ("cumsum", (INTS.astype("int8"),), {}),
+    "cumsum int64": ("cumsum", (INTS,), {"axis": 0}),
+    "cumsum float64": ("cumsum", (F64,), {}),
+    "cumsum bool": ("cumsum", (F32 > 0,), {}),
+    "cumprod int32": ("cumprod", (I32,), {"axis": 1}),
+    "cumprod dtype": ("cumprod", (I32,), {"dtype": "float64"}),
 }
 
 
@@ -235,3 +259,15 @@ def test_random_is_reproducible_from_seeds():
     assert sorted(nnkit.random.shuffle(np.arange(5), seed=2).tolist()) == [0, 1, 2, 3, 4]
     values = nnkit.random.truncated_normal((5000,), seed=3)
     assert float(values.abs().max()) <= 2.0 and abs(float(values.std()) - 0.88) < 0.05
+
+
+def test_a_list_of_tensors_is_stacked_as_keras_does(keras):
+    """``ops.sum(layer.losses)``: a list of (scalar) tensors becomes one stacked tensor, gradients kept."""
+    weight = torch.ones(2, requires_grad=True)
+    parts = [weight.sum(), 2.0 * weight.sum()]
+    total = ops.sum(parts)
+    total.backward()
+    expected = keras.ops.convert_to_numpy(keras.ops.sum([torch.tensor(2.0), torch.tensor(4.0)]))
+    assert float(total.detach()) == float(expected) == 6.0
+    assert weight.grad.tolist() == [3.0, 3.0]
+    assert tuple(ops.convert_to_tensor([torch.zeros(3), torch.ones(3)]).shape) == (2, 3)
