@@ -113,6 +113,8 @@ class Layer(nn.Module):
     def __init__(self, **kwargs: Any) -> None:
         nn.Module.__init__(self)
         self.training = False  # inference unless asked (Keras's default); fit switches the model to training
+        if self.training_by_default:
+            calling.TRAINING.trains_by_default = True  # outermost calls now look for such layers
         unknown = [k for k in kwargs if k not in self._BASE_ARGS]
         if unknown:
             allowed = [*inspect.signature(type(self).__init__).parameters, *self._BASE_ARGS]
@@ -147,13 +149,9 @@ class Layer(nn.Module):
         state = calling.TRAINING
         # The mode needs no change when an enclosing call (or fit) set this layer's mode, or when nothing did and
         # the layer infers; an outermost call of a layer left in training mode (a callback during fit) infers.
-        if state.value is not None:
-            settled = state.value == self.training
-        elif state.depth > 0:
-            settled = True
-        else:  # an outermost call: it may need the layers that train by default (augmentation) switched
-            defaults = self.__dict__.get("_by_default_cache")
-            settled = not (self.training or (calling.training_by_default(self) if defaults is None else defaults))
+        # An outermost call may also need the layers that train by default (augmentation) switched, once any exist.
+        settled = state.value == self.training if state.value is not None else (
+            state.depth > 0 or not (self.training or (state.trains_by_default and calling.training_by_default(self))))
         plain = (settled and len(args) == 1 and not kwargs and type(args[0]) is Tensor and self._shapes[1] is not None
                  and args[0].dtype in _DIRECT_DTYPES and not (self._forward_hooks or self._forward_pre_hooks
                                                               or _HOOKS_FORWARD or _HOOKS_PRE or _HOOKS_BACKWARD

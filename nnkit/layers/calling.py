@@ -22,6 +22,7 @@ class TrainingFlag:
     depth: int = 0
     logits_of: Any = None  # the layer whose final softmax/sigmoid a subclassed model's fused loss skips
     custom_layers: bool = False  # whether a custom layer (which may add_loss) exists in this process
+    trains_by_default: bool = False  # whether a layer that trains when given no mode (augmentation) exists
 
 
 TRAINING = TrainingFlag()
