@@ -35,20 +35,6 @@ def keras_layer_name(class_name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def check_layer_dtype(dtype: Any, layer: str) -> None:
-    """Accept a layer's ``dtype`` only where nnkit honours it: ``'float32'`` (or the configured floatx)."""
-    from nnkit import config
-
-    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else getattr(dtype, "name", dtype)
-    if name in ("float32", config.floatx()):
-        return
-    raise ConfigError(
-        f"Layer '{layer}': dtype={dtype!r} per layer is not supported; nnkit computes a whole model under one "
-        "dtype policy. Drop the argument and call nnkit.mixed_precision.set_global_policy('mixed_float16' or "
-        "'mixed_bfloat16') before compile(), or nnkit.config.set_floatx('float64') for float64 weights."
-    )
-
-
 class Layer(nn.Module):
     """Base class of nnkit layers.
 
@@ -127,10 +113,10 @@ class Layer(nn.Module):
         if kwargs.get("name") is not None and not isinstance(kwargs["name"], str):
             raise ConfigError(f"{type(self).__name__} expects `name` to be a string. Received: name={kwargs['name']!r}.")
         self.name: str = kwargs.get("name") or unique_name(keras_layer_name(type(self).__name__))
-        self._declared_shape = self._shape_from(kwargs)
+        self._declared_shape = calling.declared_shape(kwargs, self.name)
         self._trainable = bool(kwargs.get("trainable", True))
         if kwargs.get("dtype") is not None and self.checks_dtype:
-            check_layer_dtype(kwargs["dtype"], self.name)
+            calling.check_layer_dtype(kwargs["dtype"], self.name)
         self.activity_regularizer = regularizers.get(kwargs.get("activity_regularizer"))
         if not isinstance(getattr(type(self), "module", None), property):  # models compile theirs
             self.module: nn.Module | None = None
@@ -433,24 +419,6 @@ class Layer(nn.Module):
         ``Embedding``'s ids lie in ``[0, input_dim)``); raise ``DataError`` naming ``what``. No-op here."""
 
     # -- shapes -------------------------------------------------------------------------------
-    def _shape_from(self, kwargs: dict[str, Any]) -> Shape | None:
-        shape = kwargs.get("input_shape")
-        if shape is None and kwargs.get("input_dim") is not None:
-            shape = (kwargs["input_dim"],)
-        if shape is None and kwargs.get("batch_input_shape") is not None:
-            shape = tuple(kwargs["batch_input_shape"])[1:]
-        if shape is None:
-            return None
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
-                   for d in shape):
-            raise ConfigError(
-                f"Layer '{self.name}' expects `input_shape` to be positive ints (None for a size that varies), "
-                f"e.g. (20,) or (None, 8). Received: {shape!r}."
-            )
-        shape = tuple(None if d is None else int(d) for d in shape)
-        return shape
-
     @property
     def declared_input_shape(self) -> Shape | None:
         """The per-sample input shape given to this layer's constructor, if any."""
@@ -587,7 +555,7 @@ class Layer(nn.Module):
         }
         config.update(self._config)
         config["name"] = self.name
-        return {k: _serializable(v) for k, v in config.items()}
+        return {k: calling.config_value(v) for k, v in config.items()}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
@@ -617,15 +585,6 @@ def adds_losses(module: nn.Module) -> bool:
 
 
 Layer.call._nnkit_builtin = True  # type: ignore[attr-defined]
-
-
-def _serializable(value: Any) -> Any:
-    """Objects with a config (initializers, regularizers) become ``{"class_name", "config"}``."""
-    if hasattr(value, "get_config") and not isinstance(value, type):
-        return {"class_name": type(value).__name__, "config": value.get_config()}
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 def regularizer_terms(pairs: list[tuple[torch.Tensor, Any]]) -> list[tuple[torch.Tensor, Any]]:

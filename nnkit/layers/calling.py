@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from nnkit import config
-from nnkit.errors import DataError
+from nnkit.errors import ConfigError, DataError
 
 
 class TrainingFlag:
@@ -218,3 +218,46 @@ def _output_shapes(output: Any, input_shape: Any, layer: Any) -> Any:
     if len(shape) == len(source):
         shape = [None if s is None else d for d, s in zip(shape, source)]
     return tuple(shape)
+
+
+def declared_shape(kwargs: dict[str, Any], layer: str) -> tuple[int | None, ...] | None:
+    """The per-sample input shape a layer's constructor was given (``input_shape``, ``input_dim`` or
+    ``batch_input_shape``), checked; ``None`` when none was given.
+
+    Raises:
+        ConfigError: a size that is not a positive int or ``None``.
+    """
+    shape = kwargs.get("input_shape")
+    if shape is None and kwargs.get("input_dim") is not None:
+        shape = (kwargs["input_dim"],)
+    if shape is None and kwargs.get("batch_input_shape") is not None:
+        shape = tuple(kwargs["batch_input_shape"])[1:]
+    if shape is None:
+        return None
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0) for d in shape):
+        raise ConfigError(f"Layer '{layer}' expects `input_shape` to be positive ints (None for a size that varies), "
+                          f"e.g. (20,) or (None, 8). Received: {shape!r}.")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def check_layer_dtype(dtype: Any, layer: str) -> None:
+    """Accept a layer's ``dtype`` only where nnkit honours it: ``'float32'`` (or the configured floatx)."""
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) else getattr(dtype, "name", dtype)
+    if name in ("float32", config.floatx()):
+        return
+    raise ConfigError(
+        f"Layer '{layer}': dtype={dtype!r} per layer is not supported; nnkit computes a whole model under one "
+        "dtype policy. Drop the argument and call nnkit.mixed_precision.set_global_policy('mixed_float16' or "
+        "'mixed_bfloat16') before compile(), or nnkit.config.set_floatx('float64') for float64 weights."
+    )
+
+
+def config_value(value: Any) -> Any:
+    """A constructor argument as a layer's config holds it: objects with a config (initializers,
+    regularizers) become ``{"class_name", "config"}``, tuples lists."""
+    if hasattr(value, "get_config") and not isinstance(value, type):
+        return {"class_name": type(value).__name__, "config": value.get_config()}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
