@@ -20,8 +20,9 @@ from nnkit.training.loop import Loop, StepFunctions
 _FUSABLE = {nn.Softmax: "softmax", nn.Sigmoid: "sigmoid"}
 
 
-def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[Loop, list[Any]]:
-    """The training loop of a compiled, built model, and the hook handles it registered."""
+def build_loop(model: Any, module: nn.Sequential, metrics: list[Any], train: bool = True) -> tuple[Loop, list[Any]]:
+    """The training loop of a compiled, built model, and the hook handles it registered; with ``train=False``
+    (a loop that only evaluates) a torch optimizer not built yet stays unbuilt."""
     # the activity hooks go in first: the training forward must keep the containers they sit on
     layers = model._flat_layers()
     penalty_fn, hooks = penalty(layers, model.device, model)
@@ -47,7 +48,7 @@ def build_loop(model: Any, module: nn.Sequential, metrics: list[Any]) -> tuple[L
     built = optimizer.torch_optimizer
     same = built is not None and [id(p) for p in getattr(optimizer, "_params", [])] == list(map(id, trainable))
     # keep the running optimizer (and its moments) when only the loop, not the weights, changed
-    torch_optimizer = built if same else (optimizer.build(trainable) if trainable else None)
+    torch_optimizer = built if same else (optimizer.build(trainable) if trainable and (train or built is not None) else None)
     constraints = [term for layer in layers for term in layer.constraint_terms()]
     if constraints and torch_optimizer is not None:
         hooks.append(torch_optimizer.register_step_post_hook(ConstraintProjection(constraints)))

@@ -195,12 +195,15 @@ class Trainer:
             self._metrics_key, self._loop = key, None
         return self._metrics
 
-    def _get_loop(self, target_shape: Shape) -> Loop:
+    def _get_loop(self, target_shape: Shape, train: bool = True) -> Loop:
+        """The cached loop; ``train=False`` (evaluate) does not build a torch optimizer that nothing steps yet
+        (its first construction imports half of torch), a later training call builds the loop again with one."""
         metrics = self._resolve_metrics(target_shape)
-        if self._loop is None:
+        if self._loop is None or (train and not self.__dict__.get("_loop_trains", True)):
             for handle in self._hooks:
                 handle.remove()
-            self._loop, self._hooks = steps.build_loop(self, self._ensure_built(), metrics)
+            self._loop, self._hooks = steps.build_loop(self, self._ensure_built(), metrics, train=train)
+            self._loop_trains = train or self.optimizer is None or self.optimizer.torch_optimizer is not None
         return self._loop
 
     def _predict_forward(self) -> Callable[[Tensor], Tensor]:
@@ -335,7 +338,7 @@ class Trainer:
         verbose = preparation.verbosity(verbose)
         x = preparation.py_dataset_input(x, y, sample_weight)
         source = self._source(x, y, sample_weight, batch_size=batch_size, steps=steps)
-        loop = self._get_loop(source.target_shape)
+        loop = self._get_loop(source.target_shape, train=False)
         cbs = self._callbacks(callbacks, verbose, {"verbose": verbose, "epochs": 1, "steps": source.steps})
         logs = loop.test_pass(source.batches(), cbs)
         return preparation.result_like_keras(self, logs, return_dict)
@@ -372,7 +375,7 @@ class Trainer:
         self._require_compiled("test_on_batch")
         self._join_distributed()
         data = self._array_data(x, y, sample_weight)
-        logs = self._get_loop(preparation.sample_shapes(data.y)).test_pass(data.batches(len(data)), None)
+        logs = self._get_loop(preparation.sample_shapes(data.y), train=False).test_pass(data.batches(len(data)), None)
         return preparation.result_like_keras(self, logs, return_dict)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
@@ -411,7 +414,7 @@ class Trainer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         rebuild = state.pop("_rebuild_loop", False)
         self.__dict__.update(state)
-        if rebuild:
+        if rebuild and self.optimizer.torch_optimizer is not None:  # (an evaluate-only loop built none)
             saved = self.optimizer.torch_optimizer.state_dict()
             self._get_loop(self._metrics_key[0])  # a new torch optimizer over the restored parameters
             self.optimizer.torch_optimizer.load_state_dict(saved)

@@ -61,7 +61,9 @@ def model_state(model: Any, include_optimizer: bool = True) -> dict[str, Any]:
                            else serialize(model.get_compile_config(), "compile config", allow_bytecode=True)),
         "weights": dict(model.module.state_dict()) if model.built else {},
     }
-    if include_optimizer and model.compiled and getattr(model.optimizer, "torch_optimizer", None) is not None:
+    optimizer = getattr(model, "optimizer", None)
+    if include_optimizer and model.compiled and (getattr(optimizer, "torch_optimizer", None) is not None
+                                                 or getattr(optimizer, "_pending_state", None) is not None):
         state["optimizer"] = optimizer_state(model)
     return state
 

@@ -676,3 +676,21 @@ def test_loaded_weights_live_on_the_default_device(tmp_path):
     device = nnkit.config.default_device()
     assert {p.device.type for p in loaded.module.state_dict().values()} == {device.type}
     assert loaded.device.type == device.type
+
+
+def test_evaluate_builds_no_optimizer_and_keeps_the_saved_one(tmp_path, rng):
+    """`nnkit evaluate` spent seconds building an optimizer it never stepped (torch's first optimizer imports
+    much of torch); evaluating a loaded model builds none, and saving it again keeps the loaded moments."""
+    x, y = _regression_data(rng)
+    model = _small_model()
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.05), loss="mse")
+    model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    loss = loaded.evaluate(x, y, verbose=0)
+    assert loaded.optimizer.torch_optimizer is None and loss == model.evaluate(x, y, verbose=0)
+    loaded.save(tmp_path / "again.keras")
+    again = load_model(tmp_path / "again.keras")
+    history = model.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0).history
+    assert again.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0).history == history
+    assert loaded.fit(x, y, epochs=1, batch_size=4, shuffle=False, verbose=0).history == history
