@@ -65,6 +65,10 @@ class Layer(nn.Module):
     #: Models compile their own module (see nnkit.models); a layer that is not a model may be a custom one.
     _is_model: ClassVar[bool] = False
 
+    #: Attributes holding the layers this one wraps (Bidirectional, TimeDistributed, ...): its ``trainable`` is
+    #: theirs, and they set their own weights (a recurrent layer keeps its frozen zero bias).
+    wraps: ClassVar[tuple[str, ...]] = ()
+
     #: Whether ``call`` takes ``training`` (then it receives the mode the call runs in, as Keras passes it).
     _call_takes_training: ClassVar[bool] = False
 
@@ -485,6 +489,12 @@ class Layer(nn.Module):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        if self.wraps:
+            modules = self.__dict__.get("_modules", {})
+            for layer in (modules.get(name) for name in self.wraps):
+                if isinstance(layer, Layer):  # (not set yet while the wrapper's constructor runs)
+                    layer.trainable = value
+            return
         frozen = {id(w) for w, _, _, trainable in self.__dict__.get("_weight_terms", []) if not trainable}
         for layer in self._sublayers() if self.module is self else []:
             layer.trainable = value

@@ -80,6 +80,8 @@ class Bidirectional(Layer):
         >>> Bidirectional(LSTM(32, return_sequences=True))  # doctest: +SKIP
     """
 
+    wraps = ("forward_layer", "backward_layer")
+
     def __init__(self, layer: Any, merge_mode: str | None = "concat", backward_layer: Any = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -131,17 +133,6 @@ class Bidirectional(Layer):
         if self.merge_mode == "concat":
             output_shape = (*output_shape[:-1], 2 * output_shape[-1])
         return module, output_shape
-
-    @property
-    def trainable(self) -> bool:
-        """Whether training updates the weights of both directions."""
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        for layer in (self.forward_layer, self.backward_layer):
-            layer.trainable = value
 
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         return self.forward_layer.regularization_terms() + self.backward_layer.regularization_terms()

@@ -262,6 +262,8 @@ class RNN(Layer):
         >>> RNN(LSTMCell(32), return_sequences=True)  # doctest: +SKIP
     """
 
+    wraps = ("cell",)
+
     def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
                  zero_output_for_mask: bool = False, **kwargs: Any) -> None:
@@ -298,17 +300,6 @@ class RNN(Layer):
         module = RNNLoop(self.cell, self.return_sequences, self.return_state, self.go_backwards,
                          self.zero_output_for_mask)
         return module, output_shape
-
-    @property
-    def trainable(self) -> bool:
-        """Whether training updates the cell's weights."""
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        if isinstance(self.__dict__.get("_modules", {}).get("cell"), Layer):
-            self.cell.trainable = value
 
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         return self.cell.regularization_terms() if isinstance(self.cell, Layer) else []

@@ -148,6 +148,8 @@ class TimeDistributed(Layer):
         layer: The layer to apply; it sees one step, ``input_shape[1:]``, per call.
     """
 
+    wraps = ("layer",)
+
     def __init__(self, layer: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.layer = _layer_from(layer)
@@ -164,16 +166,6 @@ class TimeDistributed(Layer):
         module = EachStep(self.layer.module, move_in=torch_layout and len(step_shape) >= 2,
                           move_out=torch_layout and len(output_shape) >= 2)
         return module, (input_shape[0], *output_shape)
-
-    @property
-    def trainable(self) -> bool:
-        """Whether training updates the wrapped layer's weights."""
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        self.layer.trainable = value
 
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         return self.layer.regularization_terms()

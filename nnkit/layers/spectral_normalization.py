@@ -108,6 +108,8 @@ class SpectralNormalization(Layer):
         >>> SpectralNormalization(Conv2D(64, 3), power_iterations=2)  # doctest: +SKIP
     """
 
+    wraps = ("layer",)
+
     def __init__(self, layer: Any, power_iterations: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.layer = _layer_from(layer)
@@ -134,16 +136,6 @@ class SpectralNormalization(Layer):
     def input_dtype(self) -> torch.dtype | None:  # type: ignore[override]
         """The wrapped layer's (integer ids for an ``Embedding``)."""
         return self.layer.input_dtype
-
-    @property
-    def trainable(self) -> bool:
-        """Whether training updates the wrapped layer's weights (``vector_u`` is never trained)."""
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        self.layer.trainable = value
 
     def regularization_terms(self) -> list[tuple[Tensor, Any]]:
         return self.layer.regularization_terms()
