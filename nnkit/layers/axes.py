@@ -35,3 +35,12 @@ def resolve_axes(axis: Any, input_shape: Shape, layer: str, *, allow_list: bool 
             )
         resolved.append(a % rank)
     return tuple(sorted(set(resolved)))
+
+
+def axes_layout(axes: tuple[int, ...], sizes: Shape, rank: int) -> tuple[bool, list[int]]:
+    """For weights over ``axes`` (of ``sizes``) of a rank-``rank`` batch: whether those are the trailing axes
+    (torch's fused normalizations take only those) and the shape that broadcasts the weights against the batch."""
+    broadcast = [1] * rank
+    for axis, size in zip(axes, sizes):
+        broadcast[axis] = size
+    return axes == tuple(range(rank - len(axes), rank)), broadcast

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from nnkit import config, constraints, initializers
 from nnkit.errors import ConfigError
-from nnkit.layers.axes import resolve_axes
+from nnkit.layers.axes import axes_layout, resolve_axes
 from nnkit.layers.base import LAYERS, Layer, Shape, regularizer_terms
 
 
@@ -212,10 +212,7 @@ class LayerNorm(nn.Module):
         self.register_parameter("weight", None)  # gamma and beta, set by the layer spec
         self.register_parameter("bias", None)
         self.sizes, self.axes, self.eps = tuple(sizes), axes, eps
-        self.trailing = axes == tuple(range(rank - len(axes), rank))
-        self.broadcast = [1] * rank
-        for axis, size in zip(axes, sizes):
-            self.broadcast[axis] = size
+        self.trailing, self.broadcast = axes_layout(axes, sizes, rank)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.trailing:

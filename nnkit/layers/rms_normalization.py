@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from nnkit import config
 from nnkit.errors import ConfigError
-from nnkit.layers.axes import resolve_axes
+from nnkit.layers.axes import axes_layout, resolve_axes
 from nnkit.layers.base import LAYERS, Layer, Shape
 
 
@@ -25,10 +25,7 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(sizes, dtype=config.float_dtype()))  # Keras's `scale`
         self.sizes, self.axes, self.eps = tuple(sizes), axes, eps
-        self.trailing = axes == tuple(range(rank - len(axes), rank))
-        self.broadcast = [1] * rank
-        for axis, size in zip(axes, sizes):
-            self.broadcast[axis] = size
+        self.trailing, self.broadcast = axes_layout(axes, sizes, rank)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.trailing:
