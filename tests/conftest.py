@@ -32,5 +32,17 @@ def keras():
 
 
 @pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: tiny models train fastest so, and a busy 2-core machine does not
+    stall them."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -13,13 +13,7 @@ from nnkit.errors import ConfigError
 from nnkit.layers import Dense
 from nnkit.optimizers import LBFGS
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(n=50):

@@ -8,7 +8,6 @@ import itertools
 import numpy as np
 import pytest
 import scipy.optimize
-import torch
 
 import nnkit
 from nnkit.callbacks import BackupAndRestore, Callback
@@ -16,14 +15,7 @@ from nnkit.errors import ConfigError
 from nnkit.layers import Dense
 from nnkit.optimizers import LevenbergMarquardt
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny matrices: one thread is faster, and does not fight the other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import make_classification
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models train fastest on one thread, and a busy 2-core machine does not stall them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread):
+    """Every test here runs torch on one thread (``one_thread`` in tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
