@@ -134,11 +134,6 @@ class PyDataset:
 Sequence = PyDataset  # Keras 2's name, kept by Keras 3 as an alias
 
 
-def is_py_dataset(x: object) -> bool:
-    """Whether ``x`` is a :class:`PyDataset`."""
-    return isinstance(x, PyDataset)
-
-
 def standardize_batch(batch: Any) -> tuple:
     """A batch as a ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)`` tuple (a lone array is ``(x,)``).
 
