@@ -1,23 +1,28 @@
 """One candidate x fold fit, prepared for stacked training exactly as the estimator's ``fit`` would start it.
 
 :func:`prepare` runs the first half of :meth:`nnkit.wrappers.base.BaseWrapper._train` (validation, targets,
-the seeded build of the model) and draws the batch orders ``Sequential.fit`` would draw next, so a member
-trained in a stack starts from the same weights and sees the same batches as it would alone. Whatever the
-stacked trainer cannot reproduce exactly is refused here with a reason, and that fit runs one by one.
+class weights, the seeded build of the model) and keeps a copy of the random generator as ``fit`` would find
+it, so a member trained in a stack starts from the same weights and draws the same batch orders and dropout
+masks as it would alone. In a ``Pipeline``, the steps before the nnkit estimator are fitted on the fold here,
+as scikit-learn's ``Pipeline.fit`` fits them. Whatever the stacked trainer cannot reproduce exactly is
+refused here with a reason, and that fit runs one by one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _safe_split
 from torch import Tensor, nn
 
 from nnkit import distributed
-from nnkit.layers.core import Activation, Dense
+from nnkit.callbacks import EarlyStopping
+from nnkit.layers.core import Activation, Dense, Dropout
 from nnkit.models import preparation, steps
 from nnkit.models.sequential import Sequential
 from nnkit.optimizers import SGD, Adam
@@ -27,8 +32,12 @@ from nnkit.wrappers.building import output_units
 from nnkit.wrappers.keras_api import KerasWrapper
 
 #: Fit settings of the estimator that the stacked trainer reproduces (with these values, or any for None).
-_FIT_SETTINGS = {"epochs": None, "batch_size": None, "shuffle": None, "verbose": 0, "validation_split": 0.0}
-_LAYERS = (Dense, Activation)
+_FIT_SETTINGS = {"epochs": None, "batch_size": None, "shuffle": None, "verbose": 0, "validation_split": None}
+_LAYERS = (Dense, Activation, Dropout)
+#: Element-wise torch activations, which act on a stack of batches as on each batch.
+_ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Softplus, nn.Softsign,
+                nn.SELU, nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Mish, nn.LogSigmoid, nn.Identity,
+                nn.Tanhshrink, nn.CELU)
 
 
 class Unsupported(Exception):
@@ -37,8 +46,9 @@ class Unsupported(Exception):
 
 @dataclass
 class Member:
-    """One fit ready to train in a stack: its estimator and model, data, batch orders and own hyperparameters."""
+    """One fit ready to train in a stack: its estimator and model, data and own hyperparameters."""
 
+    fitted: Any  # what the search receives: the estimator, or the Pipeline holding it
     estimator: KerasWrapper
     model: Sequential
     targets: Any
@@ -46,76 +56,151 @@ class Member:
     loss: Any
     x: Tensor
     y: Tensor
-    orders: list[Tensor] | None
+    sample_weight: Tensor | None  # from class_weight
+    validation: tuple[Tensor, Tensor, Tensor | None] | None  # (x, y, weights) held out by validation_split
+    generator: torch.Generator  # the global generator as the member's fit finds it
+    shuffle: bool
     batch_size: int
     epochs: int
     learning_rate: float
     penalties: list[tuple[float, float]]  # (l1, l2) per parameter of ``body``
+    rates: list[float]  # per dropout of ``body``
+    early_stopping: list[EarlyStopping]
     key: tuple  # what the members of a group share
+    losses: dict[str, list[float]] = field(default_factory=dict)
 
 
-def prepare(base: KerasWrapper, params: dict[str, Any], X: Any, y: Any, train: Any) -> Member:
-    """The fit of ``base`` with ``params`` on the ``train`` rows of ``(X, y)``, built and seeded as its own
-    ``fit`` would build it.
+def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Member:
+    """The fit of ``base`` (an nnkit estimator, or a ``Pipeline`` ending in one) with ``params`` on the
+    ``train`` rows of ``(X, y)``, built and seeded as its own ``fit`` would build it.
 
     Raises:
         Unsupported: the fit needs something the stacked trainer does not reproduce.
     """
-    estimator = clone(base).set_params(**clone(params, safe=False))
-    settings = _check_estimator(estimator)
-    X_train, y_train = _safe_split(estimator, X, y, train)
+    fitted = clone(base).set_params(**clone(params, safe=False))
+    X_train, y_train = _safe_split(fitted, X, y, train)
+    estimator = fitted
+    if isinstance(fitted, Pipeline):
+        estimator, X_train = _fit_earlier_steps(fitted, X_train, y_train)
+    settings, early_stopping = _check_estimator(estimator)
     x, y_checked = validate_data(estimator, X_train, y_train, reset=True, dtype=_training_dtype(), allow_nd=True,
                                  multi_output=True, y_numeric=estimator._y_numeric)
     targets = estimator._targets_class.fit(y_checked, **estimator._target_options())
     encoded = targets.indices(y_checked)
-    if targets.sample_weights(encoded, estimator._class_weight()) is not None:
-        raise Unsupported("class_weight")
+    weights = targets.sample_weights(encoded, estimator._class_weight())
+    if weights is not None:
+        targets.check_weighted(encoded, weights)
     epochs = settings["epochs"]
-    batch_size = preparation.batch_size(settings["batch_size"], x)
     with seeded(estimator._random_state()):
         model = estimator._new_model(x, y_checked, targets)
         body, loss = _check_model(model)
         units = output_units(model)
-        data = model._array_data(x, targets.for_model(encoded, units, model.loss))
-        # Sequential.fit draws one permutation per epoch, and nothing else, after building the model
-        orders = ([torch.randperm(len(data), device=data.x.device) for _ in range(epochs)]
-                  if settings["shuffle"] else None)
+        data = model._array_data(x, targets.for_model(encoded, units, model.loss), sample_weight=weights)
+        split = settings["validation_split"]
+        validation = None
+        if split:  # Keras's split: the last rows, before shuffling
+            data, held_out = data.split(split)
+            validation = (held_out.x, held_out.y, held_out.sample_weight)
+        generator = _copy_of_global_generator(data.x.device)
+        batch_size = preparation.batch_size(settings["batch_size"], data.x)
+        rates = [leaf.p for leaf in _leaves(body) if isinstance(leaf, nn.Dropout)]
+        if estimator._random_state() is None:  # the next fit draws after this one's draws, as one by one
+            _advance(data.x.shape[0], batch_size, epochs, settings["shuffle"], dropout_widths(body), rates,
+                     data.x.device)
     learning_rate, optimizer_key = _check_optimizer(model.optimizer)
     penalties = _penalties(model, body)
     key = (optimizer_key, type(loss), repr(_config(loss)), tuple(_leaf_signature(body)), str(data.x.device),
-           tuple(data.x.shape), data.x.dtype, tuple(data.y.shape), data.y.dtype, batch_size,
-           orders is not None)  # not epochs: members of fewer epochs are saved when theirs end
-    return Member(estimator, model, targets, body, loss, data.x, data.y, orders, batch_size, epochs,
-                  learning_rate, penalties, key)
+           tuple(data.x.shape[1:]), data.x.dtype, tuple(data.y.shape[1:]), data.y.dtype, batch_size,
+           settings["shuffle"], weights is not None, validation is not None,
+           tuple(repr(callback.get_config()) for callback in early_stopping))  # rows, epochs: per member
+    return Member(fitted, estimator, model, targets, body, loss, data.x, data.y, data.sample_weight, validation,
+                  generator, settings["shuffle"], batch_size, epochs, learning_rate, penalties, rates,
+                  early_stopping, key)
 
 
-def finish(member: Member, losses: list[float]) -> KerasWrapper:
-    """The member's estimator, fitted: its model holds the trained weights, as after its own ``fit`` (its
-    ``history_`` holds the loss only; a search scores the estimator and drops it)."""
+def finish(member: Member) -> Any:
+    """The member's estimator (or Pipeline), fitted: its model holds the trained weights, as after its own
+    ``fit``; ``history_`` holds the losses (``loss``, and ``val_loss`` with a validation split)."""
     estimator = member.estimator
     estimator.model_, estimator._targets = member.model, member.targets
-    estimator.history_ = {"loss": list(losses)}
+    estimator.history_ = {name: list(values) for name, values in member.losses.items()}
     estimator._fitted_attributes(member.targets)
-    return estimator
+    return member.fitted
 
 
-def _check_estimator(estimator: Any) -> dict[str, Any]:
+def dropout_masks(generator: torch.Generator, rows: int, widths: list[int], rates: list[float],
+                  device: torch.device) -> list[Tensor | None]:
+    """The masks ``nn.Dropout`` draws for one batch (``None`` for a rate of 0, which draws nothing)."""
+    masks: list[Tensor | None] = []
+    for width, rate in zip(widths, rates):
+        if rate == 0:
+            masks.append(None)
+            continue
+        # ATen's CPU dropout: an empty tensor filled by bernoulli_(1 - p), divided by 1 - p
+        masks.append(torch.empty((rows, width), device=device).bernoulli_(1 - rate, generator=generator)
+                     .div_(1 - rate))
+    return masks
+
+
+def _advance(n_rows: int, batch_size: int, epochs: int, shuffle: bool, widths: list[int], rates: list[float],
+             device: torch.device) -> None:
+    """Draw from the global generator what the fit draws (orders, masks), as a fit one by one leaves it."""
+    if not shuffle and not any(rates):
+        return
+    generator = torch.default_generator if device.type == "cpu" else torch.cuda.default_generators[device.index or 0]
+    for _ in range(epochs):
+        if shuffle:
+            torch.randperm(n_rows, device=device)
+        for start in range(0, n_rows, batch_size):
+            dropout_masks(generator, min(batch_size, n_rows - start), widths, rates, device)
+
+
+def _copy_of_global_generator(device: torch.device) -> torch.Generator:
+    generator = torch.Generator(device=device)
+    generator.set_state(torch.get_rng_state() if device.type == "cpu" else torch.cuda.get_rng_state(device))
+    return generator
+
+
+def _fit_earlier_steps(pipeline: Pipeline, X: Any, y: Any) -> tuple[KerasWrapper, Any]:
+    """Fit the steps before the last on the fold, as ``Pipeline.fit`` does; the last step and its input."""
+    if pipeline.memory is not None:
+        raise Unsupported("a Pipeline with memory")
+    *earlier, (_, last) = pipeline.steps
+    if not isinstance(last, KerasWrapper):
+        raise Unsupported(f"a Pipeline ending in {type(last).__name__}")
+    for index, (name, step) in enumerate(earlier):
+        if step is None or step == "passthrough":
+            continue
+        X = step.fit_transform(X, y) if hasattr(step, "fit_transform") else step.fit(X, y).transform(X)
+        pipeline.steps[index] = (name, step)
+    return last, X
+
+
+def _check_estimator(estimator: Any) -> tuple[dict[str, Any], list[EarlyStopping]]:
     if not isinstance(estimator, KerasWrapper):
         raise Unsupported(f"{type(estimator).__name__} is not a KerasClassifier/KerasRegressor")
     if estimator.warm_start:
         raise Unsupported("warm_start")
-    if estimator._class_weight() is not None:
-        raise Unsupported("class_weight")
     settings, callbacks = estimator._fit_settings()
-    if callbacks:
-        raise Unsupported("callbacks")
+    settings = dict(settings)
+    callbacks = [*callbacks, *(settings.pop("callbacks", None) or [])]
+    if any(type(callback) is not EarlyStopping for callback in callbacks):
+        raise Unsupported("callbacks other than EarlyStopping")
     for name, value in settings.items():
         if name not in _FIT_SETTINGS:
             raise Unsupported(f"fit argument {name!r}")
         if _FIT_SETTINGS[name] is not None and value != _FIT_SETTINGS[name]:
             raise Unsupported(f"{name}={value!r}")
+    settings.setdefault("validation_split", 0.0)
+    if not isinstance(settings["shuffle"], bool):
+        raise Unsupported(f"shuffle={settings['shuffle']!r}")
     preparation.check_epochs(settings["epochs"], 0)
-    return settings
+    for callback in callbacks:
+        if callback.monitor not in ("loss", "val_loss"):
+            raise Unsupported(f"EarlyStopping on {callback.monitor!r} (stacked: loss or val_loss)")
+        if callback.monitor == "val_loss" and not settings["validation_split"]:
+            raise Unsupported("EarlyStopping on val_loss without a validation_split")
+    return settings, callbacks
 
 
 def _check_model(model: Any) -> tuple[nn.Module, Any]:
@@ -138,9 +223,15 @@ def _check_model(model: Any) -> tuple[nn.Module, Any]:
     if list(module.buffers()) or not all(p.requires_grad for p in module.parameters()):
         raise Unsupported("buffers or frozen weights")
     body, _, loss = steps.loss_path(module, model.layers[-1], model.loss, model)
+    for container in body.modules():
+        if list(container.children()) and type(container) is not nn.Sequential:
+            raise Unsupported(f"module {type(container).__name__}")
     for leaf in _leaves(body):
-        if not type(leaf).__module__.startswith("torch.nn.modules"):
-            raise Unsupported(f"module {type(leaf).__name__}")
+        if isinstance(leaf, (nn.Linear, _ELEMENTWISE)) or (type(leaf) is nn.Dropout and not leaf.inplace):
+            continue
+        if type(leaf) in (nn.Softmax, nn.LogSoftmax) and leaf.dim == -1:
+            continue
+        raise Unsupported(f"module {type(leaf).__name__}")
     if {id(p) for p in body.parameters()} != {id(p) for p in module.parameters()}:
         raise Unsupported("a model whose loss path does not hold every weight")
     return body, loss
@@ -178,11 +269,31 @@ def _leaves(module: nn.Module) -> list[nn.Module]:
     return [m for m in module.modules() if not list(m.children())]
 
 
+def dropout_widths(body: nn.Module) -> list[int]:
+    """The features each dropout of ``body`` sees (the width of the last linear map before it)."""
+    widths, width = [], 0
+    for leaf in _leaves(body):
+        if isinstance(leaf, nn.Linear):
+            width = leaf.out_features
+        elif isinstance(leaf, nn.Dropout):
+            widths.append(width)
+    return widths
+
+
 def _leaf_signature(body: nn.Module) -> list[str]:
-    return [repr(leaf) for leaf in _leaves(body)] + [f"{n}:{tuple(p.shape)}:{p.dtype}" for n, p in
-                                                     body.named_parameters()]
+    leaves = ["Dropout" if isinstance(leaf, nn.Dropout) else repr(leaf) for leaf in _leaves(body)]
+    return leaves + [f"{n}:{tuple(p.shape)}:{p.dtype}" for n, p in body.named_parameters()]
 
 
 def _config(loss: Any) -> Any:
     get_config = getattr(loss, "get_config", None)
     return get_config() if callable(get_config) else loss
+
+
+def estimated_bytes(member: Member, n_runs: int) -> int:
+    """Memory a stack of ``n_runs`` such members takes: weights, gradients and optimizer state (4 copies),
+    and a batch's activations and their gradients for every member."""
+    weights = sum(p.numel() for p in member.body.parameters())
+    widths = sum(leaf.out_features for leaf in _leaves(member.body) if isinstance(leaf, nn.Linear))
+    per_run = 4 * weights + 4 * member.batch_size * (member.x[0].numel() + widths)
+    return math.ceil(n_runs * per_run * member.x.element_size())

@@ -9,22 +9,27 @@ the fits trained in a stack arrive already fitted, the others are fitted one by 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from inspect import signature
 from itertools import product
+from numbers import Integral
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn import model_selection as sk
 from sklearn.base import clone
 from sklearn.model_selection import _search
+from sklearn.pipeline import Pipeline
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import indexable
 
-from nnkit.model_selection.members import Member, Unsupported, finish, prepare
-from nnkit.model_selection.stacked import train_group
+from nnkit.model_selection.members import Member, Unsupported, estimated_bytes, finish, prepare
+from nnkit.model_selection.stacked import shared_runs, train_runs
 from nnkit.wrappers.keras_api import KerasWrapper
 
 _PATCH_LOCK = threading.RLock()
@@ -60,7 +65,8 @@ class StackedSearchMixin:
         X, y, params = self._stack_inputs
         total = len(candidate_params) * self.n_splits_
         whole = None
-        if not isinstance(self.estimator, KerasWrapper):
+        last = self.estimator.steps[-1][1] if isinstance(self.estimator, Pipeline) else self.estimator
+        if not isinstance(last, KerasWrapper):
             whole = f"the estimator is a {type(self.estimator).__name__}"
         elif params:
             whole = f"fit parameters ({', '.join(sorted(params))})"
@@ -94,23 +100,44 @@ class StackedSearchMixin:
             if len(group) < 2:
                 reasons["no other fit shares its network and schedule"] += 1
                 continue
-            start = time.time()
-            try:
-                histories = train_group([member for _, member in group])
-            except Exception as exc:  # e.g. a loss vmap cannot batch: these fits run one by one instead
-                reasons[f"stacked training failed ({type(exc).__name__}: {exc})"] += len(group)
-                continue
-            share = (time.time() - start) / len(group)
-            for (where, member), history in zip(group, histories):
-                fitted[where] = (finish(member, history), share)
-            formed.append(len(group))
+            members = [member for _, member in group]
+            runs = shared_runs(members)
+            largest = max(1, min(self.stack_size or len(runs), self._memory() // estimated_bytes(members[0], 1)))
+            times: dict[int, float] = {}
+            for start in range(0, len(runs), largest):
+                chunk = runs[start:start + largest]
+                began = time.time()
+                try:
+                    train_runs(chunk)
+                except Exception as exc:  # e.g. a loss vmap cannot batch: these fits run one by one instead
+                    reasons[f"stacked training failed ({type(exc).__name__}: {exc})"] += sum(
+                        len(run.members) for run in chunk)
+                    continue
+                share = (time.time() - began) / sum(len(run.members) for run in chunk)
+                times.update((id(member), share) for run in chunk for member in run.members)
+                formed.append((sum(len(run.members) for run in chunk), len(chunk)))
+            for where, member in group:
+                if id(member) in times:
+                    fitted[where] = (finish(member), times[id(member)])
         self._say_groups(formed, total, reasons)
         return fitted
 
-    def _say_groups(self, formed: list[int], total: int, reasons: Counter[str]) -> None:
+    def _memory(self) -> int:
+        """The memory budget of one stack, in bytes: ``stack_memory``, else a quarter of the machine's memory
+        (or of the free memory of the GPU in use)."""
+        if self.stack_memory is not None:
+            return int(self.stack_memory)
+        if torch.cuda.is_available():
+            return torch.cuda.mem_get_info()[0] // 4
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+
+    def _say_groups(self, formed: list[tuple[int, int]], total: int, reasons: Counter[str]) -> None:
+        """With ``verbose``: the stacks formed (fits and the distinct runs they share) and why others ran alone."""
         if not self.verbose:
             return
-        print(f"Stacked training: {sum(formed)} of {total} fits in {len(formed)} groups {sorted(formed, reverse=True)}"
+        stacks = ", ".join(f"{fits} fits in {runs} runs" for fits, runs in sorted(formed, reverse=True))
+        print(f"Stacked training: {sum(fits for fits, _ in formed)} of {total} fits in {len(formed)} stack{'' if len(formed) == 1 else 's'}"
+              + (f" ({stacks})" if formed else "")
               + ("" if not reasons else "; one by one: " + ", ".join(f"{n} x {r}" for r, n in reasons.items())))
 
 
@@ -171,11 +198,21 @@ def _prefitted(search: Any, fitted: dict[tuple[int, int], Any]) -> Any:
             _search._fit_and_score = previous
 
 
+_STACK_CONSTRAINTS = {"stack_size": [Interval(Integral, 1, None, closed="left"), None],
+                      "stack_memory": [Interval(Integral, 1, None, closed="left"), None]}
+
+
 class GridSearchCV(StackedSearchMixin, sk.GridSearchCV):
     """scikit-learn's ``GridSearchCV``; fits of an nnkit estimator that can be trained together are.
 
-    Same constructor, attributes and ``cv_results_`` as scikit-learn's. With ``verbose >= 1`` it prints the
-    groups formed and why other fits ran one by one.
+    Same constructor, attributes and ``cv_results_`` as scikit-learn's, and two more arguments. With
+    ``verbose >= 1`` it prints the stacks formed and why other fits ran one by one.
+
+    Args:
+        stack_size: The most distinct training runs in one stack (``None``: as many as ``stack_memory``
+            allows; ``1`` trains each run alone).
+        stack_memory: The memory one stack may take, in bytes (``None``: a quarter of the machine's memory,
+            or of the GPU's free memory).
 
     Example:
         >>> search = GridSearchCV(KerasClassifier(build_fn=create_model, random_state=0),
@@ -183,11 +220,33 @@ class GridSearchCV(StackedSearchMixin, sk.GridSearchCV):
         >>> search.fit(X, y)  # doctest: +SKIP
     """
 
+    _parameter_constraints = {**sk.GridSearchCV._parameter_constraints, **_STACK_CONSTRAINTS}
+
+    def __init__(self, estimator: Any, param_grid: Any, *, scoring: Any = None, n_jobs: int | None = None,
+                 refit: Any = True, cv: Any = None, verbose: int = 0, pre_dispatch: Any = "2*n_jobs",
+                 error_score: Any = np.nan, return_train_score: bool = False, stack_size: int | None = None,
+                 stack_memory: int | None = None) -> None:
+        super().__init__(estimator, param_grid, scoring=scoring, n_jobs=n_jobs, refit=refit, cv=cv, verbose=verbose,
+                         pre_dispatch=pre_dispatch, error_score=error_score, return_train_score=return_train_score)
+        self.stack_size, self.stack_memory = stack_size, stack_memory
+
 
 class RandomizedSearchCV(StackedSearchMixin, sk.RandomizedSearchCV):
     """scikit-learn's ``RandomizedSearchCV``; fits of an nnkit estimator that can be trained together are.
 
-    See :class:`GridSearchCV`.
+    See :class:`GridSearchCV` (``stack_size`` and ``stack_memory`` likewise).
     """
+
+    _parameter_constraints = {**sk.RandomizedSearchCV._parameter_constraints, **_STACK_CONSTRAINTS}
+
+    def __init__(self, estimator: Any, param_distributions: Any, *, n_iter: int = 10, scoring: Any = None,
+                 n_jobs: int | None = None, refit: Any = True, cv: Any = None, verbose: int = 0,
+                 pre_dispatch: Any = "2*n_jobs", random_state: Any = None, error_score: Any = np.nan,
+                 return_train_score: bool = False, stack_size: int | None = None,
+                 stack_memory: int | None = None) -> None:
+        super().__init__(estimator, param_distributions, n_iter=n_iter, scoring=scoring, n_jobs=n_jobs, refit=refit,
+                         cv=cv, verbose=verbose, pre_dispatch=pre_dispatch, random_state=random_state,
+                         error_score=error_score, return_train_score=return_train_score)
+        self.stack_size, self.stack_memory = stack_size, stack_memory
 
 

@@ -1,153 +1,405 @@
 """Training a group of same-shaped networks as one stacked model.
 
-The members' weights are stacked along a leading axis (``torch.func.stack_module_state``), one step runs
-every member's forward pass and loss at once (``vmap`` over ``functional_call``), and the optimizer's
-update is written once over the stacked tensors with each member's own learning rate and L1/L2 factors.
-Each member keeps its own initial weights and batch order, and each step computes its gradient with the
-same kernels as training it alone, so it ends with the same weights, bit for bit, on the CPU. Members that
-differ in ``epochs`` share a run, each saved when its own epochs end.
+Members that would train identically up to their ``epochs`` (same initial weights, data, random stream and
+hyperparameters) share one *run*, saved at each member's epoch count. The runs' weights are stacked along a
+leading axis; one step computes every run's batch with batched matrix products (``baddbmm``), each run's
+loss (``vmap`` of the compiled loss), its weight penalties, and one optimizer update over the stacked
+tensors with each run's own learning rate and L1/L2 factors. Each run keeps its own batch order and dropout
+masks (drawn from a copy of the generator its own ``fit`` would use) and computes its gradient with the
+kernels training it alone uses, so on the CPU it ends with the same weights, bit for bit. The data is
+stored once per fold, not once per run. Runs whose training set is shorter take their last, smaller batch in
+a step of their own; runs stopped early (``EarlyStopping``) leave the stack.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+from torch.func import vmap
 
-from nnkit.model_selection.members import Member
+from nnkit.losses.probabilistic import CategoricalCrossentropy
+from nnkit.model_selection.members import Member, dropout_masks, dropout_widths
 
 #: Batched products with fewer multiply-adds per matrix than this take a different CPU kernel (ATen's small
-#: ``bmm`` loop) from a lone ``mm``, and round differently; such steps run member by member.
+#: ``bmm`` loop) from a lone ``mm``, and round differently; such steps run run by run.
 _SMALL_PRODUCT = 400
 
 
-def train_group(members: Sequence[Member]) -> list[list[float]]:
-    """Train ``members`` (which share a group key) together, writing each one's trained weights into its
-    model when its epochs end; returns each member's loss per epoch (penalties in, as ``fit`` logs it)."""
-    first = members[0]
-    body, loss_fn = first.body, first.loss
-    names = [name for name, _ in body.named_parameters()]
-    params, _ = stack_module_state([m.body for m in members])
-    weights = [params[name].detach().clone() for name in names]
-    n_members, n_rows = len(members), first.x.shape[0]
-    device, dtype = first.x.device, weights[0].dtype
-    x = torch.stack([m.x for m in members])
-    y = torch.stack([m.y for m in members])
-    rows = torch.arange(n_members, device=device)[:, None]
-    # the weights any member penalizes, in the order the layers list them (the order of the sum alone)
-    penalized = [i for i in range(len(names)) if any(any(m.penalties[i]) for m in members)]
-    factors = torch.tensor([[m.penalties[i] for i in penalized] for m in members], device=device, dtype=dtype)
-    factors = factors.reshape(n_members, len(penalized), 2)
-    update = _Adam(first, members) if first.key[0][0] == "adam" else _SGD(first, members)
+@dataclass
+class _Run:
+    """One training trajectory, shared by the members it serves (they differ at most in ``epochs``)."""
 
-    def member_loss(member_weights: tuple[Tensor, ...], x_batch: Tensor, y_batch: Tensor,
-                    member_factors: Tensor) -> Tensor:
-        y_pred = functional_call(body, dict(zip(names, member_weights)), (x_batch,))
-        loss = loss_fn(y_batch, y_pred, None)
-        if not penalized:
+    members: list[Member]
+    generator: torch.Generator
+    epochs: int
+    going: bool = True
+
+
+def shared_runs(members: Sequence[Member]) -> list[_Run]:
+    """The distinct trainings among ``members``: those equal but for ``epochs`` share a run."""
+    runs: dict[tuple, _Run] = {}
+    for member in members:
+        signature = (_fingerprint(member.x), _fingerprint(member.y), _fingerprint(member.sample_weight),
+                     member.learning_rate, tuple(member.penalties), tuple(member.rates), member.shuffle,
+                     bytes(member.generator.get_state().numpy()),
+                     tuple(_fingerprint(p.detach()) for p in member.body.parameters()))
+        run = runs.get(signature)
+        if run is None:
+            generator = torch.Generator(device=member.x.device)
+            generator.set_state(member.generator.get_state())
+            runs[signature] = _Run([member], generator, member.epochs)
+        else:
+            run.members.append(member)
+            run.epochs = max(run.epochs, member.epochs)
+    return list(runs.values())
+
+
+def train_runs(runs: Sequence[_Run]) -> None:
+    """Train ``runs`` (whose members share a group key) together; each member ends with its trained model and
+    its losses (``member.losses``)."""
+    _Stack(runs).train()
+
+
+def _fingerprint(tensor: Tensor | None) -> Any:
+    """What identifies a tensor's contents (a cryptographic digest: equal fingerprints mean equal tensors)."""
+    if tensor is None:
+        return None
+    digest = hashlib.blake2b(tensor.detach().cpu().contiguous().numpy().tobytes(), digest_size=20).digest()
+    return tuple(tensor.shape), tensor.dtype, str(tensor.device), digest
+
+
+class _Stack:
+    """The runs' stacked weights, data, optimizer state, and the training loop over them."""
+
+    def __init__(self, runs: Sequence[_Run]) -> None:
+        self.runs = list(runs)
+        first = self.runs[0].members[0]
+        self.first, self.body, self.loss = first, first.body, first.loss
+        self.device = first.x.device
+        params = [list(run.members[0].body.parameters()) for run in self.runs]
+        self.weights = [torch.stack([p[k].detach() for p in params]).requires_grad_() for k in range(len(params[0]))]
+        self.ops = _operations(self.body)
+        self.widths = dropout_widths(self.body)
+        self.rates = [run.members[0].rates for run in self.runs]
+        self.x, self.y, self.w, self.x_at = _shared([run.members[0] for run in self.runs])
+        self.rows = [run.members[0].x.shape[0] for run in self.runs]
+        n_params = len(self.weights)
+        self.penalized = [i for i in range(n_params) if any(any(r.members[0].penalties[i]) for r in self.runs)]
+        factors = [[run.members[0].penalties[i] for i in self.penalized] for run in self.runs]
+        self.factors = torch.tensor(factors, device=self.device, dtype=self.weights[0].dtype).reshape(
+            len(self.runs), len(self.penalized), 2)
+        self.batched_loss = _batched_loss(self.loss, self.w is not None)
+        rates = [run.members[0].learning_rate for run in self.runs]
+        kind = first.key[0]
+        self.update = _Adam(kind, rates, self.weights) if kind[0] == "adam" else _SGD(kind, rates, self.weights)
+        smallest = min((m.in_features * m.out_features for m in self.body.modules() if isinstance(m, nn.Linear)),
+                       default=0)
+        self.small_below = math.ceil(_SMALL_PRODUCT / smallest) if smallest else 0  # batch rows
+
+    def train(self) -> None:
+        batch_size = self.first.batch_size
+        for member in (m for run in self.runs for m in run.members):
+            member.losses = {"loss": []}
+            if member.validation is not None:
+                member.losses["val_loss"] = []
+            member.model.stop_training = False
+            for callback in member.early_stopping:
+                callback.set_model(member.model)
+                callback.on_train_begin()
+        self.ended: set[int] = set()
+        epoch = 0
+        while any(run.going for run in self.runs):
+            index = self._epoch_rows()
+            totals = torch.zeros(len(self.runs), dtype=torch.float64, device=self.device)
+            for start in range(0, max(self.rows), batch_size):
+                by_size: dict[int, list[int]] = defaultdict(list)
+                for r, (run, rows) in enumerate(zip(self.runs, self.rows)):
+                    if run.going and start < rows:
+                        by_size[min(batch_size, rows - start)].append(r)
+                for size, which in by_size.items():
+                    whole = len(which) == len(self.runs)
+                    chosen = None if whole else torch.tensor(which, device=self.device)
+                    rows_now = index[:, start:start + size] if whole else index[chosen, start:start + size]
+                    losses = self._step(chosen, which, rows_now)
+                    totals[which] += losses.double() * size
+            self._end_epoch(epoch, (totals / torch.tensor(self.rows, device=self.device)).tolist())
+            epoch += 1
+
+    def _epoch_rows(self) -> Tensor:
+        """Each run's rows of the shared data in this epoch's order (shuffled with the run's own generator)."""
+        longest = max(self.rows)
+        index = torch.zeros(len(self.runs), longest, dtype=torch.long, device=self.device)
+        for r, (run, rows, at) in enumerate(zip(self.runs, self.rows, self.x_at)):
+            if not run.going:
+                continue
+            order = (torch.randperm(rows, generator=run.generator, device=self.device) if run.members[0].shuffle
+                     else torch.arange(rows, device=self.device))
+            index[r, :rows] = order + at
+        return index
+
+    def _step(self, chosen: Tensor | None, which: list[int], rows: Tensor) -> Tensor:
+        """One optimizer step of the runs ``which`` (all when ``chosen`` is None) on their ``rows``; returns
+        each one's loss."""
+        weights = self.weights if chosen is None else [w[chosen].detach().requires_grad_() for w in self.weights]
+        x, y = self.x[rows], self.y[rows]
+        w = None if self.w is None else self.w[rows]
+        masks = [dropout_masks(self.runs[r].generator, rows.shape[1], self.widths, self.rates[r], self.device)
+                 for r in which]
+        factors = self.factors if chosen is None else self.factors[chosen]
+        if rows.shape[1] < self.small_below:  # run by run, as each would alone
+            losses = torch.stack([self._loss([t[k] for t in weights], x[k], y[k], None if w is None else w[k],
+                                             masks[k], factors[k], False)
+                                  for k in range(len(which))])
+        else:
+            stacked_masks = [None if all(m is None for m in layer) else
+                             torch.stack([torch.ones_like(_any(layer)) if m is None else m for m in layer])
+                             for layer in zip(*masks)] if self.widths else []
+            losses = self._loss(weights, x, y, w, stacked_masks, factors, True)
+        grads = torch.autograd.grad(losses.sum(), weights)
+        with torch.no_grad():
+            self.update.step(chosen, which, weights, grads)
+        return losses.detach()
+
+    def _loss(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None, masks: Sequence[Tensor | None],
+              factors: Tensor, stacked: bool) -> Tensor:
+        """The training loss (penalties in) of one run, or of a stack of runs (a vector)."""
+        y_pred = _forward(self.ops, weights, x, masks, stacked)
+        if stacked:
+            loss = self.batched_loss(y, y_pred, w) if w is not None else self.batched_loss(y, y_pred)
+        else:
+            loss = self.loss(y, y_pred, w)
+        if not self.penalized:
             return loss
-        # L1L2's arithmetic; a zero factor adds an exact 0 where training alone skips the term
-        values = [member_weights[i].new_zeros(()) + member_factors[k, 0] * member_weights[i].abs().sum()
-                  + member_factors[k, 1] * torch.square(member_weights[i]).sum() for k, i in enumerate(penalized)]
-        return loss + (values[0] if len(values) == 1 else torch.stack(values).sum())
+        values = []
+        for k, i in enumerate(self.penalized):  # L1L2's arithmetic; a zero factor adds an exact 0
+            weight = weights[i]
+            dims = tuple(range(1, weight.dim())) if stacked else tuple(range(weight.dim()))
+            values.append(factors[..., k, 0] * weight.abs().sum(dims) + factors[..., k, 1] * weight.square().sum(dims))
+        return loss + (values[0] if len(values) == 1 else torch.stack(values, -1).sum(-1))
 
-    # vmap over grad (not autograd through vmap) keeps each member's gradient bit for bit its own
-    step_of = vmap(grad_and_value(member_loss))
-    one_by_one = grad_and_value(member_loss)
-    smallest = min((m.in_features * m.out_features for m in body.modules() if isinstance(m, nn.Linear)),
-                   default=0)
-    history: list[list[float]] = [[] for _ in members]
-    in_order = torch.arange(n_rows, device=device)
-    for epoch in range(max(m.epochs for m in members)):
-        # a member whose epochs are done keeps stepping (cheaper than reshaping the stack); its weights
-        # were saved when its last epoch ended
-        order = torch.stack([m.orders[epoch] if m.orders is not None and epoch < m.epochs else in_order
-                             for m in members])
-        total = torch.zeros(n_members, device=device, dtype=torch.float64)
-        for start in range(0, n_rows, first.batch_size):
-            index = order[:, start:start + first.batch_size]
-            x_batch, y_batch = x[rows, index], y[rows, index]
-            if index.shape[1] * smallest < _SMALL_PRODUCT:
-                grads, losses = _member_by_member(one_by_one, weights, x_batch, y_batch, factors)
-            else:
-                grads, losses = step_of(tuple(weights), x_batch, y_batch, factors)
-            update.step(weights, grads)
-            total += losses.double() * index.shape[1]
-        for i, (member, value) in enumerate(zip(members, (total / n_rows).tolist())):
-            if epoch < member.epochs:
-                history[i].append(value)
-            if epoch + 1 == member.epochs:
-                _save(member, weights, i)
-    return history
+    def _end_epoch(self, epoch: int, losses: list[float]) -> None:
+        """Log each member's epoch, run its early stopping, and save the members whose training ends."""
+        validation = self._validation_losses() if self.first.validation is not None else None
+        for r, run in enumerate(self.runs):
+            if not run.going:
+                continue
+            going = False
+            for member in run.members:
+                if id(member) in self.ended:
+                    continue
+                logs = {"loss": losses[r]}
+                if validation is not None:
+                    logs["val_loss"] = validation[r]
+                for name, value in logs.items():
+                    member.losses[name].append(value)
+                ends = epoch + 1 == member.epochs
+                if member.early_stopping:
+                    self._save(member, r)
+                    for callback in member.early_stopping:
+                        callback.on_epoch_end(epoch, logs)
+                    ends = ends or member.model.stop_training
+                if ends:
+                    self.ended.add(id(member))
+                    self._save(member, r)
+                    for callback in member.early_stopping:
+                        callback.on_train_end()
+                else:
+                    going = True
+            run.going = going
+
+    def _validation_losses(self) -> list[float]:
+        """Each run's loss on its held-out rows, as ``fit`` logs ``val_loss`` (no dropout, penalties in)."""
+        with torch.no_grad():
+            held = [run.members[0].validation for run in self.runs]
+            out = []
+            for r, (x, y, w) in enumerate(held):
+                weights = [t[r] for t in self.weights]
+                y_pred = _forward(self.ops, weights, x, [], False, dropout=False)
+                loss = self.loss(y, y_pred, w)
+                for k, i in enumerate(self.penalized):
+                    loss = loss + self.factors[r, k, 0] * weights[i].abs().sum() + self.factors[r, k, 1] * (
+                        weights[i].square().sum())
+                out.append(float(loss))
+            return out
+
+    def _save(self, member: Member, r: int) -> None:
+        """Write run ``r``'s weights into the member's own model."""
+        with torch.no_grad():
+            for param, weight in zip(member.body.parameters(), self.weights):
+                param.copy_(weight[r])
 
 
-def _save(member: Member, weights: list[Tensor], i: int) -> None:
-    """Write the ``i``-th member's slice of the stacked weights into its own model."""
-    with torch.no_grad():
-        for param, weight in zip(member.body.parameters(), weights):
-            param.copy_(weight[i])
+def _batched_loss(loss: Any, weighted: bool) -> Any:
+    """Each run's loss over a stack of batches: ``vmap`` of the loss, or for cross-entropy on logits (the
+    fused softmax output) the same arithmetic as ``F.cross_entropy`` on probabilities, per run, without vmap's
+    overhead."""
+    if (type(loss) is CategoricalCrossentropy and loss.fn_kwargs["from_logits"] and not weighted
+            and not loss.fn_kwargs["label_smoothing"] and loss.reduction in ("sum_over_batch_size", "mean")):
+        # ATen's cross_entropy with probability targets: -(log_softmax(x) * y).sum() / rows
+        return lambda y, y_pred: -(torch.log_softmax(y_pred, -1) * y).sum((1, 2)) / y_pred.shape[1]
+    if weighted:
+        return vmap(lambda y, y_pred, w: loss(y, y_pred, w))
+    return vmap(lambda y, y_pred: loss(y, y_pred, None))
 
 
-def _member_by_member(step: Any, weights: list[Tensor], x: Tensor, y: Tensor,
-                      factors: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
-    """One step member after member: what a step too small for batched products costs alone."""
-    results = [step(tuple(w[i] for w in weights), x[i], y[i], factors[i]) for i in range(len(x))]
-    grads = tuple(torch.stack([r[0][k] for r in results]) for k in range(len(weights)))
-    return grads, torch.stack([r[1] for r in results])
+def _any(tensors: Sequence[Tensor | None]) -> Tensor:
+    return next(t for t in tensors if t is not None)
 
 
-def _column(values: list[float], like: Tensor) -> Tensor:
-    """Per-member values shaped to broadcast over a stacked weight."""
-    return torch.tensor(values, device=like.device, dtype=like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
+def _shared(members: Sequence[Member]) -> tuple[Tensor, Tensor, Tensor | None, list[int]]:
+    """The distinct training sets of ``members`` (equal ones stored once, as the runs of one fold) concatenated
+    along rows: inputs, targets, sample weights, and where each member's rows start."""
+    distinct: dict[tuple, int] = {}
+    parts: list[Member] = []
+    starts = []
+    for member in members:
+        key = (_fingerprint(member.x), _fingerprint(member.y), _fingerprint(member.sample_weight))
+        if key not in distinct:
+            distinct[key] = sum(part.x.shape[0] for part in parts)
+            parts.append(member)
+        starts.append(distinct[key])
+    weights = None if parts[0].sample_weight is None else torch.cat([part.sample_weight for part in parts])
+    return torch.cat([part.x for part in parts]), torch.cat([part.y for part in parts]), weights, starts
+
+
+_LINEAR, _DROPOUT = "linear", "dropout"
+
+
+def _operations(body: nn.Module) -> list[Any]:
+    """``body``'s leaves in order: linear maps (with whether they have a bias), dropouts, and activations."""
+    ops: list[Any] = []
+    for leaf in (m for m in body.modules() if not list(m.children())):
+        if isinstance(leaf, nn.Linear):
+            ops.append((_LINEAR, leaf.bias is not None))
+        elif isinstance(leaf, nn.Dropout):
+            ops.append((_DROPOUT, None))
+        else:
+            ops.append(leaf)
+    return ops
+
+
+def _forward(ops: Sequence[Any], weights: Sequence[Tensor], x: Tensor, masks: Sequence[Tensor | None],
+             stacked: bool, dropout: bool = True) -> Tensor:
+    """The body's output: for one run (2-D weights, ``F.linear`` as ``nn.Linear`` computes it) or a stack of
+    runs (``baddbmm``, which runs the same matrix kernel per run)."""
+    h, k, d = x, 0, 0
+    for op in ops:
+        if isinstance(op, tuple) and op[0] == _LINEAR:
+            kernel, bias = weights[k], weights[k + 1] if op[1] else None
+            k += 2 if op[1] else 1
+            h = F.linear(h, kernel, bias) if not stacked else _StackedLinear.apply(h, kernel, bias)
+        elif isinstance(op, tuple):
+            mask = masks[d] if dropout and d < len(masks) else None
+            d += 1
+            if mask is not None:
+                h = h * mask
+        else:
+            h = op(h)
+    return h
+
+
+class _StackedLinear(torch.autograd.Function):
+    """``nn.Linear`` for a stack of runs, whose gradients take the same products as ``nn.Linear``'s backward
+    (``grad_kernel = grad.T @ input``, not autograd's ``(input.T @ grad).T`` for a batched product)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+        ctx.save_for_backward(x, kernel)
+        ctx.has_bias = bias is not None
+        if bias is None:
+            return torch.bmm(x, kernel.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), x, kernel.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        x, kernel = ctx.saved_tensors
+        grad_x = torch.bmm(grad, kernel) if ctx.needs_input_grad[0] else None
+        grad_kernel = torch.bmm(grad.transpose(1, 2), x) if ctx.needs_input_grad[1] else None
+        grad_bias = grad.sum(1) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return grad_x, grad_kernel, grad_bias
+
+
+def _columns(values: np.ndarray, weights: Sequence[Tensor]) -> list[Tensor]:
+    """Per-run values shaped to broadcast over each stacked weight."""
+    column = torch.from_numpy(values).to(device=weights[0].device, dtype=weights[0].dtype)
+    return [column.reshape(-1, *([1] * (w.dim() - 1))) for w in weights]
 
 
 class _Adam:
     """Adam as nnkit runs it: torch's update with Keras's epsilon placement (``eps / sqrt(1 - beta_2 ** t)``
-    added to ``sqrt(v_hat)``), per-member learning rates."""
+    added to ``sqrt(v_hat)``), per-run learning rates and step counts."""
 
-    def __init__(self, first: Member, members: Sequence[Member]) -> None:
-        _, self.beta_1, self.beta_2, self.epsilon = first.key[0]
-        self.rates = [m.learning_rate for m in members]
-        self.m: list[Tensor] = []
-        self.v: list[Tensor] = []
-        self.t = 0
+    def __init__(self, kind: tuple, rates: list[float], weights: list[Tensor]) -> None:
+        _, self.beta_1, self.beta_2, self.epsilon = kind
+        self.rates = np.array(rates, dtype=np.float64)
+        self.m = [torch.zeros_like(w, requires_grad=False) for w in weights]
+        self.v = [torch.zeros_like(w, requires_grad=False) for w in weights]
+        self.t = np.zeros(len(rates), dtype=np.int64)
+        self.weights = weights
 
-    def step(self, weights: list[Tensor], grads: Sequence[Tensor]) -> None:
-        if not self.m:
-            self.m, self.v = [torch.zeros_like(w) for w in weights], [torch.zeros_like(w) for w in weights]
-        self.t += 1
-        correction_1 = 1 - self.beta_1 ** self.t
-        correction_2 = 1 - self.beta_2 ** self.t
-        eps = self.epsilon / math.sqrt(correction_2)
-        root_2 = correction_2 ** 0.5
-        steps = [-rate / correction_1 for rate in self.rates]  # in double, as torch computes its step size
-        for weight, grad, m, v in zip(weights, grads, self.m, self.v):
-            m.lerp_(grad, 1 - self.beta_1)
-            v.mul_(self.beta_2).addcmul_(grad, grad, value=1 - self.beta_2)
-            denominator = (v.sqrt() / root_2).add_(eps)
-            weight.add_(_column(steps, weight) * m / denominator)  # torch's addcdiv: w + (value * m) / d
+    def _factors(self, t: np.ndarray, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per run: the step (``-lr / (1 - beta_1 ** t)``), ``sqrt(1 - beta_2 ** t)`` and the epsilon, computed in
+        double with the same Python arithmetic as torch's Adam."""
+        cache: dict[int, tuple[float, float, float]] = {}
+        for step in set(t.tolist()):
+            correction_1, correction_2 = 1 - self.beta_1 ** step, 1 - self.beta_2 ** step
+            cache[step] = (correction_1, correction_2 ** 0.5, self.epsilon / math.sqrt(correction_2))
+        values = np.array([cache[step] for step in t.tolist()])
+        return -rates / values[:, 0], values[:, 1], values[:, 2]
+
+    def step(self, chosen: Tensor | None, which: list[int], weights: list[Tensor], grads: Sequence[Tensor]) -> None:
+        self.t[which] += 1
+        steps, roots, eps = self._factors(self.t[which], self.rates[which])
+        m = self.m if chosen is None else [s[chosen] for s in self.m]
+        v = self.v if chosen is None else [s[chosen] for s in self.v]
+        torch._foreach_lerp_(m, list(grads), 1 - self.beta_1)
+        torch._foreach_mul_(v, self.beta_2)
+        torch._foreach_addcmul_(v, list(grads), list(grads), value=1 - self.beta_2)
+        denominators = torch._foreach_sqrt(v)
+        torch._foreach_div_(denominators, _columns(roots, weights))
+        torch._foreach_add_(denominators, _columns(eps, weights))
+        updates = torch._foreach_mul(m, _columns(steps, weights))  # torch's addcdiv: w + (value * m) / d
+        torch._foreach_div_(updates, denominators)
+        torch._foreach_add_(weights, updates)
+        if chosen is not None:
+            for full, part in ((self.m, m), (self.v, v), (self.weights, weights)):
+                for tensor, new in zip(full, part):
+                    tensor.index_copy_(0, chosen, new.detach())
 
 
 class _SGD:
-    """SGD as nnkit runs it (torch's rule: ``buf = momentum * buf + g``, ``w -= lr * buf``), per-member rates."""
+    """SGD as nnkit runs it (torch's rule: ``buf = momentum * buf + g``, ``w -= lr * buf``), per-run rates."""
 
-    def __init__(self, first: Member, members: Sequence[Member]) -> None:
-        _, self.momentum, self.nesterov = first.key[0]
-        self.steps = [-m.learning_rate for m in members]
-        self.buffers: list[Tensor | None] = []
+    def __init__(self, kind: tuple, rates: list[float], weights: list[Tensor]) -> None:
+        _, self.momentum, self.nesterov = kind
+        self.steps = -np.array(rates, dtype=np.float64)
+        self.buffers = [torch.zeros_like(w, requires_grad=False) for w in weights]
+        self.started = np.zeros(len(rates), dtype=bool)
+        self.weights = weights
 
-    def step(self, weights: list[Tensor], grads: Sequence[Tensor]) -> None:
-        first = not self.buffers
-        for i, (weight, grad) in enumerate(zip(weights, grads)):
-            if self.momentum:
-                if first:
-                    self.buffers.append(grad.clone())
-                else:
-                    self.buffers[i].mul_(self.momentum).add_(grad)
-                buffer = self.buffers[i]
-                grad = grad.add(buffer, alpha=self.momentum) if self.nesterov else buffer
-            weight.addcmul_(_column(self.steps, weight), grad)  # torch's add(grad, alpha=-lr), fused the same way
+    def step(self, chosen: Tensor | None, which: list[int], weights: list[Tensor], grads: Sequence[Tensor]) -> None:
+        buffers = self.buffers if chosen is None else [b[chosen] for b in self.buffers]
+        if self.momentum:
+            if not self.started[which].any():  # torch's first step: the buffer is the gradient
+                for buffer, grad in zip(buffers, grads):
+                    buffer.copy_(grad)
+            else:
+                torch._foreach_mul_(buffers, self.momentum)
+                torch._foreach_add_(buffers, list(grads))
+            self.started[which] = True
+            grads = torch._foreach_add(list(grads), buffers, alpha=self.momentum) if self.nesterov else buffers
+        # torch's add(grad, alpha=-lr), fused the same way
+        torch._foreach_addcmul_(weights, _columns(self.steps[which], weights), list(grads))
+        if chosen is not None:
+            for full, part in ((self.buffers, buffers), (self.weights, weights)):
+                for tensor, new in zip(full, part):
+                    tensor.index_copy_(0, chosen, new.detach())

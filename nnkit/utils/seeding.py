@@ -17,4 +17,12 @@ def set_random_seed(seed: int) -> None:
         raise TypeError(f"set_random_seed expects a non-negative int. Received: {seed!r}.")
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    if torch.cuda.is_available() or torch.backends.mps.is_available() or _has_xpu():
+        torch.manual_seed(seed)
+    else:  # CPU only: torch.manual_seed would also queue lazy seeding of absent devices, a stack trace each
+        torch.default_generator.manual_seed(seed)
+
+
+def _has_xpu() -> bool:
+    xpu = getattr(torch, "xpu", None)
+    return bool(xpu is not None and xpu.is_available())

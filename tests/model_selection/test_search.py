@@ -7,13 +7,15 @@ import pytest
 import torch
 from scipy.stats import loguniform
 from sklearn import model_selection as sk
+from sklearn.exceptions import FitFailedWarning
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from nnkit.callbacks import EarlyStopping
 from nnkit.layers import Dense, Dropout
 from nnkit.model_selection import GridSearchCV, RandomizedSearchCV
 from nnkit.utils import to_categorical
-from nnkit.wrappers import KerasClassifier
+from nnkit.wrappers import KerasClassifier, KerasRegressor
 from tests.wrappers.models import softmax_mlp
 
 SEED_GRID = {"l2": [0.0, 0.01, 0.1], "learning_rate": [0.001, 0.01, 0.05]}
@@ -51,8 +53,8 @@ def test_seed_grid_equals_scikit_learns_search(seed_like, capsys):
     assert ours.best_params_ == theirs.best_params_
     assert ours.best_score_ == pytest.approx(theirs.best_score_, abs=1e-6)
     np.testing.assert_array_equal(ours.best_estimator_.predict(x), theirs.best_estimator_.predict(x))
-    # 200 rows in 3 folds train on 133 or 134 rows: one group per training-set size, nothing one by one
-    assert "Stacked training: 27 of 27 fits in 2 groups [18, 9]" in said and "one by one" not in said
+    # 200 rows in 3 folds train on 133 or 134 rows: one stack (the shorter folds take their last batch apart)
+    assert "Stacked training: 27 of 27 fits in 1 stack (27 fits in 27 runs)" in said and "one by one" not in said
 
 
 def test_sgd_with_momentum_and_several_batch_sizes(seed_like, capsys):
@@ -62,7 +64,7 @@ def test_sgd_with_momentum_and_several_batch_sizes(seed_like, capsys):
                                 optimizer__momentum=0.9, optimizer__nesterov=True, epochs=3, random_state=1)
     grid = {"optimizer__learning_rate": [0.003, 0.03], "batch_size": [16, 50]}
     ours = GridSearchCV(estimator, grid, cv=3, verbose=1).fit(x, y)
-    assert "12 of 12 fits in 4 groups [4, 4, 2, 2]" in capsys.readouterr().out  # batch size x training rows
+    assert "12 of 12 fits in 2 stacks (6 fits in 6 runs, 6 fits in 6 runs)" in capsys.readouterr().out  # per batch size
     theirs = sk.GridSearchCV(estimator, grid, cv=3).fit(x, y)
     same_results(ours.cv_results_, theirs.cv_results_)
     assert ours.best_params_ == theirs.best_params_
@@ -78,8 +80,8 @@ def test_randomized_search_equals_scikit_learns(seed_like):
     assert ours.best_params_ == theirs.best_params_
 
 
-def test_unsupported_fits_run_one_by_one_with_the_same_results(seed_like, capsys):
-    """Dropout is not stacked yet: those fits fall back (and say so); the rest are stacked."""
+def test_dropout_rates_are_per_member(seed_like, capsys):
+    """Each member draws the dropout masks its own fit would draw, at its own rate (0 draws nothing)."""
     x, y = seed_like
     estimator = KerasClassifier(layers=[Dense(8, activation="relu"), Dropout(0.2)], optimizer="adam", epochs=2,
                                 batch_size=32, random_state=0)
@@ -88,16 +90,17 @@ def test_unsupported_fits_run_one_by_one_with_the_same_results(seed_like, capsys
     said = capsys.readouterr().out
     theirs = sk.GridSearchCV(estimator, grid, cv=2).fit(x, y)
     same_results(ours.cv_results_, theirs.cv_results_)
-    assert "Stacked training: 0 of 8 fits in 0 groups []; one by one: 8 x layer Dropout" in said
+    assert "Stacked training: 8 of 8 fits in 1 stack (8 fits in 8 runs)" in said
 
 
-def test_a_pipeline_falls_back_to_scikit_learns_path(seed_like, capsys):
+def test_a_pipeline_ending_in_an_nnkit_estimator_is_stacked(seed_like, capsys):
+    """The scaler is fitted on each fold's training rows, as Pipeline.fit fits it; the network is stacked."""
     x, y = seed_like
     pipe = make_pipeline(StandardScaler(), KerasClassifier(layers=[Dense(8, activation="relu")], optimizer="adam",
                                                            epochs=2, random_state=0))
     grid = {"kerasclassifier__optimizer__learning_rate": [0.01, 0.03]}
     ours = GridSearchCV(pipe, grid, cv=2, verbose=1).fit(x, y)
-    assert "0 of 4 fits in 0 groups []; one by one: 4 x the estimator is a Pipeline" in capsys.readouterr().out
+    assert "Stacked training: 4 of 4 fits in 1 stack (4 fits in 4 runs)" in capsys.readouterr().out
     same_results(ours.cv_results_, sk.GridSearchCV(pipe, grid, cv=2).fit(x, y).cv_results_)
 
 
@@ -130,7 +133,8 @@ def test_the_seed_programs_grid_shares_runs_across_epochs(seed_like, capsys):
     onehot = to_categorical(y, 4)
     grid = {"batch_size": [16, 32], "epochs": [1, 3], "l2": [0.0, 0.1]}
     ours = GridSearchCV(seed_estimator(learning_rate=0.01), grid, cv=3, verbose=1).fit(x, onehot)
-    assert "Stacked training: 24 of 24 fits in 4 groups [8, 8, 4, 4]" in capsys.readouterr().out
+    # the fits of epochs 1 and 3 share a run: 12 runs for 24 fits, one stack per batch size
+    assert "Stacked training: 24 of 24 fits in 2 stacks (12 fits in 6 runs, 12 fits in 6 runs)" in capsys.readouterr().out
     theirs = sk.GridSearchCV(seed_estimator(learning_rate=0.01), grid, cv=3).fit(x, onehot)
     same_results(ours.cv_results_, theirs.cv_results_)
     assert ours.best_params_ == theirs.best_params_
@@ -142,4 +146,85 @@ def test_folds_that_change_from_call_to_call_fall_back(seed_like, capsys):
     cv = sk.KFold(2, shuffle=True, random_state=np.random.RandomState(0))
     search = GridSearchCV(seed_estimator(epochs=1), {"learning_rate": [0.01, 0.03]}, cv=cv, verbose=1)
     search.fit(x, to_categorical(y, 4))
-    assert "0 of 4 fits in 0 groups []; one by one: 4 x the cv splits change from call to call" in capsys.readouterr().out
+    assert "0 of 4 fits in 0 stacks; one by one: 4 x the cv splits change from call to call" in capsys.readouterr().out
+
+
+def test_class_weights_are_per_member(seed_like, capsys):
+    """Class weights scale each member's loss as its own fit does; members of different weights share a stack."""
+    x, y = seed_like
+    estimator = KerasClassifier(layers=[Dense(8, activation="relu")], optimizer="adam", epochs=2, batch_size=32,
+                                random_state=0)
+    grid = {"class_weight": [{0: 1.0, 1: 3.0, 2: 1.0, 3: 0.5}, {0: 2.0, 1: 1.0, 2: 1.0, 3: 1.0}, "balanced"]}
+    ours = GridSearchCV(estimator, grid, cv=2, verbose=1, scoring="neg_log_loss").fit(x, y)
+    assert "Stacked training: 6 of 6 fits in 1 stack (6 fits in 6 runs)" in capsys.readouterr().out
+    same_results(ours.cv_results_, sk.GridSearchCV(estimator, grid, cv=2, scoring="neg_log_loss").fit(x, y).cv_results_)
+
+
+def test_early_stopping_stops_each_member_on_its_own(seed_like, capsys):
+    """EarlyStopping on val_loss (validation_split, restore_best_weights) per member: each stops when its own
+    fit would, keeps the weights its own fit would restore, and the stack ends when all have stopped."""
+    x, y = seed_like
+    estimator = KerasClassifier(layers=[Dense(16, activation="relu")], optimizer="adam", epochs=30, batch_size=16,
+                                validation_split=0.25, random_state=2,
+                                callbacks=[EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)])
+    grid = {"optimizer__learning_rate": [0.002, 0.05, 0.3]}
+    ours = GridSearchCV(estimator, grid, cv=2, verbose=1, scoring="neg_log_loss").fit(x, y)
+    assert "Stacked training: 6 of 6 fits in 1 stack" in capsys.readouterr().out
+    theirs = sk.GridSearchCV(estimator, grid, cv=2, scoring="neg_log_loss").fit(x, y)
+    same_results(ours.cv_results_, theirs.cv_results_)
+    # the members stopped at different epochs (else this test would not test stopping on one's own)
+    train, _ = next(sk.StratifiedKFold(2).split(x, y))
+    epochs = {len(estimator.set_params(optimizer__learning_rate=lr).fit(x[train], y[train]).history_["loss"])
+              for lr in grid["optimizer__learning_rate"]}
+    assert len(epochs) > 1 and min(epochs) < 30
+
+
+def test_a_diverging_member_does_not_disturb_its_stack(seed_like):
+    """A learning rate that sends one member's loss to NaN gives what its own fit gives (NaN weights, the
+    error_score where scoring fails); the other members of its stack train as they would alone."""
+    x, _ = seed_like
+    target = x[:, :3].sum(axis=1)
+    estimator = KerasRegressor(layers=[Dense(8, activation="relu")], optimizer="sgd", epochs=3, batch_size=20,
+                               random_state=0)
+    grid = {"optimizer__learning_rate": [0.001, 1e6, 0.01]}
+    with pytest.warns(UserWarning):
+        ours = GridSearchCV(estimator, grid, cv=2, error_score=-1.0).fit(x, target)
+    with pytest.warns(UserWarning):
+        theirs = sk.GridSearchCV(estimator, grid, cv=2, error_score=-1.0).fit(x, target)
+    same_results(ours.cv_results_, theirs.cv_results_)
+    assert np.isfinite(ours.cv_results_["mean_test_score"][[0, 2]]).all()
+
+
+def test_a_build_that_raises_follows_error_score(seed_like, capsys):
+    """A candidate whose build function raises is fitted one by one, where error_score applies to it alone."""
+    x, y = seed_like
+    grid = {"units": [8, -1]}
+    ours = GridSearchCV(seed_estimator(epochs=1), grid, cv=2, verbose=1, error_score=np.nan)
+    with pytest.warns(FitFailedWarning), pytest.warns(UserWarning, match="non-finite"):
+        ours.fit(x, to_categorical(y, 4))
+    said = capsys.readouterr().out
+    assert "Stacked training: 2 of 4 fits in 1 stack" in said and "2 x ConfigError while building" in said
+    with pytest.warns(FitFailedWarning), pytest.warns(UserWarning, match="non-finite"):
+        theirs = sk.GridSearchCV(seed_estimator(epochs=1), grid, cv=2, error_score=np.nan).fit(x, to_categorical(y, 4))
+    same_results(ours.cv_results_, theirs.cv_results_)
+
+
+def test_stack_size_splits_a_group_with_the_same_results(seed_like, capsys):
+    x, y = seed_like
+    onehot = to_categorical(y, 4)
+    ours = GridSearchCV(seed_estimator(), SEED_GRID, cv=3, stack_size=4, verbose=1).fit(x, onehot)
+    assert "27 of 27 fits in 7 stacks" in capsys.readouterr().out  # 27 runs in stacks of at most 4
+    same_results(ours.cv_results_, sk.GridSearchCV(seed_estimator(), SEED_GRID, cv=3).fit(x, onehot).cv_results_)
+    assert GridSearchCV(seed_estimator(), SEED_GRID, stack_size=2).get_params()["stack_size"] == 2
+
+
+def test_dropout_without_random_state_follows_the_global_generator(seed_like):
+    """Unseeded members draw their masks and orders from the global generator in scikit-learn's fit order."""
+    x, y = seed_like
+    estimator = KerasClassifier(layers=[Dense(8, activation="relu"), Dropout(0.3)], optimizer="adam", epochs=2,
+                                batch_size=32)
+    grid = {"layers__1__rate": [0.1, 0.4]}
+    torch.manual_seed(11)
+    ours = GridSearchCV(estimator, grid, cv=2).fit(x, y)
+    torch.manual_seed(11)
+    same_results(ours.cv_results_, sk.GridSearchCV(estimator, grid, cv=2).fit(x, y).cv_results_)

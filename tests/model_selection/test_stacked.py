@@ -9,7 +9,7 @@ from sklearn.model_selection import KFold
 from nnkit.callbacks import EarlyStopping
 from nnkit.layers import Dense, Dropout
 from nnkit.model_selection.members import Unsupported, finish, prepare
-from nnkit.model_selection.stacked import train_group
+from nnkit.model_selection.stacked import shared_runs, train_runs
 from nnkit.regularizers import L1L2
 from nnkit.utils import to_categorical
 from nnkit.wrappers import KerasClassifier, KerasRegressor
@@ -25,7 +25,8 @@ def stacked_and_alone(base, candidates, x, y):
     train, _ = next(KFold(3, shuffle=True, random_state=0).split(x))
     members = [prepare(base, params, x, y, train) for params in candidates]
     assert len({member.key for member in members}) == 1  # one group
-    histories = train_group(members)
+    train_runs(shared_runs(members))
+    histories = [member.losses["loss"] for member in members]
     alone = [base.__class__(**{**base.get_params(), **params}).fit(x[train], y[train]) for params in candidates]
     return members, histories, alone
 
@@ -55,19 +56,63 @@ def test_regressor_with_sgd_and_l1_l2_matches_training_alone(seed_like):
     for member, history, reference in zip(members, histories, alone):
         for ours, theirs in zip(weights(member.model), weights(reference.model_)):
             np.testing.assert_array_equal(ours, theirs)  # bit for bit
-        np.testing.assert_allclose(finish(member, history).predict(x), reference.predict(x), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(finish(member).predict(x), reference.predict(x), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(history, reference.history_["loss"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("params, reason", [
-    ({"layers": [Dense(4), Dropout(0.5)]}, "layer Dropout"),
+    ({"layers": [Dense(4), Dropout(0.5)], "random_state": None, "warm_start": True}, "warm_start"),
     ({"optimizer": "rmsprop"}, "optimizer RMSprop"),
-    ({"validation_split": 0.2}, "validation_split=0.2"),
-    ({"class_weight": "balanced"}, "class_weight"),
+    ({"shuffle": "batch"}, "shuffle='batch'"),
     ({"optimizer": "adam", "optimizer__clipnorm": 1.0}, "weight_decay or gradient clipping"),
-    ({"callbacks": [EarlyStopping]}, "callbacks"),
+    ({"callbacks": [EarlyStopping]}, "EarlyStopping on val_loss without a validation_split"),
 ])
 def test_what_cannot_be_stacked_is_refused_with_its_reason(seed_like, params, reason):
     x, y = seed_like
     base = KerasClassifier(layers=[Dense(4)], optimizer="adam", random_state=0)
     with pytest.raises(Unsupported, match=reason):
         prepare(base, params, x, y, np.arange(100))
+
+
+def test_dropout_members_draw_their_own_masks(seed_like):
+    """Members at rates 0, 0.2 and 0.5 on two dropouts end with the weights their own fits give, bit for bit."""
+    x, y = seed_like
+    base = KerasClassifier(layers=[Dense(24, activation="relu"), Dropout(0.1), Dense(12, activation="tanh"),
+                                   Dropout(0.1)], optimizer="adam", epochs=3, batch_size=20, random_state=4)
+    candidates = [{"layers__1__rate": a, "layers__3__rate": b} for a, b in ((0.0, 0.0), (0.2, 0.5), (0.5, 0.0))]
+    members, histories, alone = stacked_and_alone(base, candidates, x, y)
+    for member, history, reference in zip(members, histories, alone):
+        for ours, theirs in zip(weights(member.model), weights(reference.model_)):
+            np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_allclose(history, reference.history_["loss"], rtol=1e-5)
+
+
+def test_members_differing_only_in_epochs_share_a_run(seed_like):
+    """Seeded members equal but for epochs train once; each is saved at its own epoch count."""
+    x, y = seed_like
+    base = KerasClassifier(layers=[Dense(16, activation="relu")], optimizer="adam", batch_size=16, random_state=0)
+    candidates = [{"epochs": epochs} for epochs in (1, 4, 2)]
+    train, _ = next(KFold(3, shuffle=True, random_state=0).split(x))
+    members = [prepare(base, params, x, y, train) for params in candidates]
+    runs = shared_runs(members)
+    assert len(runs) == 1 and runs[0].epochs == 4
+    train_runs(runs)
+    for member, params in zip(members, candidates):
+        reference = base.__class__(**{**base.get_params(), **params}).fit(x[train], y[train])
+        assert len(member.losses["loss"]) == params["epochs"]
+        for ours, theirs in zip(weights(member.model), weights(reference.model_)):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+def test_validation_losses_and_early_stopping_match_training_alone(seed_like):
+    x, y = seed_like
+    stop = EarlyStopping(monitor="val_loss", patience=0, restore_best_weights=True)
+    base = KerasClassifier(layers=[Dense(16, activation="relu", kernel_regularizer="l2")], optimizer="adam",
+                           batch_size=16, epochs=12, validation_split=0.2, callbacks=[stop], random_state=1)
+    candidates = [{"optimizer__learning_rate": lr} for lr in (0.003, 0.1)]
+    members, _, alone = stacked_and_alone(base, candidates, x, y)
+    for member, reference in zip(members, alone):
+        for name in ("loss", "val_loss"):
+            np.testing.assert_allclose(member.losses[name], reference.history_[name], rtol=1e-5)
+        for ours, theirs in zip(weights(member.model), weights(reference.model_)):
+            np.testing.assert_array_equal(ours, theirs)
