@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from nnkit import distributed
 from nnkit.callbacks import EarlyStopping
 from nnkit.layers.core import Activation, Dense, Dropout
+from nnkit.layers.preprocessing import Normalization, Rescaling
 from nnkit.models import preparation, steps
 from nnkit.models.sequential import Sequential
 from nnkit.optimizers import SGD, Adam
@@ -32,8 +33,10 @@ from nnkit.wrappers.building import output_units
 from nnkit.wrappers.keras_api import KerasWrapper
 
 #: Fit settings of the estimator that the stacked trainer reproduces (with these values, or any for None).
-_FIT_SETTINGS = {"epochs": None, "batch_size": None, "shuffle": None, "verbose": 0, "validation_split": None}
+_FIT_SETTINGS = {"epochs": None, "batch_size": None, "shuffle": None, "verbose": 0, "validation_split": None,
+                 "validation_freq": 1}
 _LAYERS = (Dense, Activation, Dropout)
+_PREPROCESSING = (Normalization, Rescaling)
 #: Element-wise torch activations, which act on a stack of batches as on each batch.
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU, nn.Softplus, nn.Softsign,
                 nn.SELU, nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Mish, nn.LogSigmoid, nn.Identity,
@@ -93,9 +96,12 @@ def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Me
     epochs = settings["epochs"]
     with seeded(estimator._random_state()):
         model = estimator._new_model(x, y_checked, targets)
-        body, loss = _check_model(model)
+        body, preprocessing, loss = _check_model(model)
         units = output_units(model)
         data = model._array_data(x, targets.for_model(encoded, units, model.loss), sample_weight=weights)
+        if preprocessing is not None:
+            with torch.no_grad():
+                data = type(data)(preprocessing(data.x), data.y, data.sample_weight)
         split = settings["validation_split"]
         validation = None
         if split:  # Keras's split: the last rows, before shuffling
@@ -203,8 +209,10 @@ def _check_estimator(estimator: Any) -> tuple[dict[str, Any], list[EarlyStopping
     return settings, callbacks
 
 
-def _check_model(model: Any) -> tuple[nn.Module, Any]:
-    """The module and loss one training step of ``model`` computes (as ``fit`` fuses them)."""
+def _check_model(model: Any) -> tuple[nn.Module, nn.Module | None, Any]:
+    """The module one training step of ``model`` computes after its leading fixed preprocessing (``Normalization``,
+    ``Rescaling``: applied to the data once, as element-wise maps they give each row what they give it in a
+    batch), that preprocessing (or ``None``), and the loss (as ``fit`` fuses them)."""
     if type(model) is not Sequential or model._custom_steps():
         raise Unsupported(f"model type {type(model).__name__}")
     args = model._compile_args
@@ -214,15 +222,27 @@ def _check_model(model: Any) -> tuple[nn.Module, Any]:
         raise Unsupported("jit_compile, a mixed-precision policy or loss_weights")
     if distributed.world_size() > 1:
         raise Unsupported("distributed training")
-    for layer in model.layers:
+    layers = list(model.layers)
+    leading = 0
+    while leading < len(layers) and type(layers[leading]) in _PREPROCESSING:
+        leading += 1
+    for layer in layers[leading:]:
         if type(layer) not in _LAYERS:
             raise Unsupported(f"layer {type(layer).__name__}")
         if layer.activity_regularizer is not None or layer.constraint_terms() or not layer.trainable:
             raise Unsupported(f"layer {layer.name}: activity regularizer, constraint or frozen weights")
     module = model.module
-    if list(module.buffers()) or not all(p.requires_grad for p in module.parameters()):
-        raise Unsupported("buffers or frozen weights")
     body, _, loss = steps.loss_path(module, model.layers[-1], model.loss, model)
+    preprocessing = None
+    if leading:
+        children = list(body) if type(body) is nn.Sequential else []
+        if [id(c) for c in children[:leading]] != [id(layer.module) for layer in layers[:leading]]:
+            raise Unsupported("preprocessing layers that do not lead the model's module")
+        preprocessing, body = nn.Sequential(*children[:leading]).eval(), nn.Sequential(*children[leading:])
+        if list(preprocessing.parameters()):
+            raise Unsupported("preprocessing layers with weights")
+    if list(body.buffers()) or not all(p.requires_grad for p in module.parameters()):
+        raise Unsupported("buffers or frozen weights")
     for container in body.modules():
         if list(container.children()) and type(container) is not nn.Sequential:
             raise Unsupported(f"module {type(container).__name__}")
@@ -234,7 +254,7 @@ def _check_model(model: Any) -> tuple[nn.Module, Any]:
         raise Unsupported(f"module {type(leaf).__name__}")
     if {id(p) for p in body.parameters()} != {id(p) for p in module.parameters()}:
         raise Unsupported("a model whose loss path does not hold every weight")
-    return body, loss
+    return body, preprocessing, loss
 
 
 def _check_optimizer(optimizer: Any) -> tuple[float, tuple]:

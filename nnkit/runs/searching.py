@@ -1,4 +1,5 @@
-"""Hyperparameter search over config paths with scikit-learn's GridSearchCV / RandomizedSearchCV.
+"""Hyperparameter search over config paths with nnkit's GridSearchCV / RandomizedSearchCV (scikit-learn's, with
+candidates that can be trained together trained as one stacked model: :mod:`nnkit.model_selection`).
 
 The search keys are config paths (``model.layers[0].units``, ``compile.optimizer.learning_rate``,
 ``fit.batch_size``), as with ``--set``. The estimator is :class:`~nnkit.wrappers.KerasClassifier` (or
@@ -99,8 +100,7 @@ class SearchResult:
 def make_search(run: Run, run_dir: str | None = None) -> tuple[Any, dict[str, str]]:
     """The unfitted ``GridSearchCV``/``RandomizedSearchCV`` and its ``{estimator parameter: config path}``;
     callbacks write their files into ``run_dir``."""
-    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
-
+    from nnkit.model_selection import GridSearchCV, RandomizedSearchCV
     from nnkit.wrappers import KerasClassifier, KerasRegressor
 
     config, search = run.config, run.config.get("search")

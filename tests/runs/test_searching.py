@@ -72,3 +72,19 @@ def test_a_search_shows_its_progress_over_candidates_and_folds(tmp_path, monkeyp
         assert lines[-1].endswith(f"(best so far {best:.4f})")
     search(prepare(config), output_dir=str(tmp_path / "quiet"), progress=False)
     assert capsys.readouterr().out == ""
+
+
+def test_a_config_search_trains_its_candidates_stacked_with_scikit_learns_results(capsys):
+    """`nnkit search` uses nnkit.model_selection: the config's model (its input normalization applied to the
+    data once) is trained stacked, with the cv_results_ of scikit-learn's search on the same estimator."""
+    from sklearn import model_selection as sk
+
+    run = prepare(iris(fit={"epochs": 2}, search={"params": {"model.layers[0].units": [4, 8],
+                                                            "compile.optimizer.learning_rate": [0.01, 0.1]}}))
+    searcher, _ = make_search(run)
+    searcher.set_params(verbose=1).fit(run.data.x_train, run.data.y_train)
+    assert "Stacked training: 12 of 12 fits in 2 stacks" in capsys.readouterr().out  # one per layer width
+    theirs = sk.GridSearchCV(searcher.estimator, searcher.param_grid, cv=searcher.cv, scoring=searcher.scoring,
+                             error_score="raise").fit(run.data.x_train, run.data.y_train)
+    for key in ("mean_test_score", "split0_test_score", "split2_test_score"):
+        np.testing.assert_array_equal(searcher.cv_results_[key], theirs.cv_results_[key])
