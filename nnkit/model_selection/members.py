@@ -10,6 +10,7 @@ refused here with a reason, and that fit runs one by one.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,7 @@ class Member:
     rates: list[float]  # per dropout of ``body``
     early_stopping: list[EarlyStopping]
     key: tuple  # what the members of a group share
+    data_key: tuple  # what identifies the training rows (inputs, targets, weights)
     losses: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -119,9 +121,10 @@ def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Me
            tuple(data.x.shape[1:]), data.x.dtype, tuple(data.y.shape[1:]), data.y.dtype, batch_size,
            settings["shuffle"], weights is not None, validation is not None,
            tuple(repr(callback.get_config()) for callback in early_stopping))  # rows, epochs: per member
+    data_key = (fingerprint(data.x), fingerprint(data.y), fingerprint(data.sample_weight))
     return Member(fitted, estimator, model, targets, body, loss, data.x, data.y, data.sample_weight, validation,
                   generator, settings["shuffle"], batch_size, epochs, learning_rate, penalties, rates,
-                  early_stopping, key)
+                  early_stopping, key, data_key)
 
 
 def finish(member: Member) -> Any:
@@ -132,6 +135,14 @@ def finish(member: Member) -> Any:
     estimator.history_ = {name: list(values) for name, values in member.losses.items()}
     estimator._fitted_attributes(member.targets)
     return member.fitted
+
+
+def fingerprint(tensor: Tensor | None) -> Any:
+    """What identifies a tensor's contents (a cryptographic digest: equal fingerprints mean equal tensors)."""
+    if tensor is None:
+        return None
+    digest = hashlib.blake2b(tensor.detach().cpu().contiguous().numpy().tobytes(), digest_size=20).digest()
+    return tuple(tensor.shape), tensor.dtype, str(tensor.device), digest
 
 
 def dropout_masks(generator: torch.Generator, rows: int, widths: list[int], rates: list[float],

@@ -13,7 +13,6 @@ a step of their own; runs stopped early (``EarlyStopping``) leave the stack.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from torch import Tensor, nn
 from torch.func import vmap
 
 from nnkit.losses.probabilistic import CategoricalCrossentropy
-from nnkit.model_selection.members import Member, dropout_masks, dropout_widths
+from nnkit.model_selection.members import Member, dropout_widths, fingerprint
 
 #: Batched products with fewer multiply-adds per matrix than this take a different CPU kernel (ATen's small
 #: ``bmm`` loop) from a lone ``mm``, and round differently; such steps run run by run.
@@ -48,10 +47,9 @@ def shared_runs(members: Sequence[Member]) -> list[_Run]:
     """The distinct trainings among ``members``: those equal but for ``epochs`` share a run."""
     runs: dict[tuple, _Run] = {}
     for member in members:
-        signature = (_fingerprint(member.x), _fingerprint(member.y), _fingerprint(member.sample_weight),
-                     member.learning_rate, tuple(member.penalties), tuple(member.rates), member.shuffle,
+        signature = (member.data_key, member.learning_rate, tuple(member.penalties), tuple(member.rates), member.shuffle,
                      bytes(member.generator.get_state().numpy()),
-                     tuple(_fingerprint(p.detach()) for p in member.body.parameters()))
+                     tuple(fingerprint(p.detach()) for p in member.body.parameters()))
         run = runs.get(signature)
         if run is None:
             generator = torch.Generator(device=member.x.device)
@@ -69,14 +67,6 @@ def train_runs(runs: Sequence[_Run]) -> None:
     _Stack(runs).train()
 
 
-def _fingerprint(tensor: Tensor | None) -> Any:
-    """What identifies a tensor's contents (a cryptographic digest: equal fingerprints mean equal tensors)."""
-    if tensor is None:
-        return None
-    digest = hashlib.blake2b(tensor.detach().cpu().contiguous().numpy().tobytes(), digest_size=20).digest()
-    return tuple(tensor.shape), tensor.dtype, str(tensor.device), digest
-
-
 class _Stack:
     """The runs' stacked weights, data, optimizer state, and the training loop over them."""
 
@@ -86,7 +76,11 @@ class _Stack:
         self.first, self.body, self.loss = first, first.body, first.loss
         self.device = first.x.device
         params = [list(run.members[0].body.parameters()) for run in self.runs]
-        self.weights = [torch.stack([p[k].detach() for p in params]).requires_grad_() for k in range(len(params[0]))]
+        # every run's weights in one row of a flat tensor (one optimizer op per step covers them all), seen
+        # through a view per weight (what the forward pass uses)
+        self.shapes = [tuple(p.shape) for p in params[0]]
+        self.flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in run]) for run in params])
+        self.weights = _views(self.flat, self.shapes)
         self.ops = _operations(self.body)
         self.widths = dropout_widths(self.body)
         self.rates = [run.members[0].rates for run in self.runs]
@@ -97,10 +91,14 @@ class _Stack:
         factors = [[run.members[0].penalties[i] for i in self.penalized] for run in self.runs]
         self.factors = torch.tensor(factors, device=self.device, dtype=self.weights[0].dtype).reshape(
             len(self.runs), len(self.penalized), 2)
+        # which kinds of penalty any run puts on each penalized weight: a term no run uses is left out (its
+        # zero factor would add exact zeros to the loss and the gradients)
+        self.kinds = [(bool(self.factors[:, k, 0].any()), bool(self.factors[:, k, 1].any()))
+                      for k in range(len(self.penalized))]
         self.batched_loss = _batched_loss(self.loss, self.w is not None)
         rates = [run.members[0].learning_rate for run in self.runs]
         kind = first.key[0]
-        self.update = _Adam(kind, rates, self.weights) if kind[0] == "adam" else _SGD(kind, rates, self.weights)
+        self.update = _Adam(kind, rates, self.flat) if kind[0] == "adam" else _SGD(kind, rates, self.flat)
         smallest = min((m.in_features * m.out_features for m in self.body.modules() if isinstance(m, nn.Linear)),
                        default=0)
         self.small_below = math.ceil(_SMALL_PRODUCT / smallest) if smallest else 0  # batch rows
@@ -149,25 +147,41 @@ class _Stack:
     def _step(self, chosen: Tensor | None, which: list[int], rows: Tensor) -> Tensor:
         """One optimizer step of the runs ``which`` (all when ``chosen`` is None) on their ``rows``; returns
         each one's loss."""
-        weights = self.weights if chosen is None else [w[chosen].detach().requires_grad_() for w in self.weights]
+        flat = self.flat if chosen is None else self.flat[chosen]
+        weights = self.weights if chosen is None else _views(flat, self.shapes)
         x, y = self.x[rows], self.y[rows]
         w = None if self.w is None else self.w[rows]
-        masks = [dropout_masks(self.runs[r].generator, rows.shape[1], self.widths, self.rates[r], self.device)
-                 for r in which]
+        masks = self._masks(which, rows.shape[1])
         factors = self.factors if chosen is None else self.factors[chosen]
         if rows.shape[1] < self.small_below:  # run by run, as each would alone
             losses = torch.stack([self._loss([t[k] for t in weights], x[k], y[k], None if w is None else w[k],
-                                             masks[k], factors[k], False)
+                                             [None if m is None else m[k] for m in masks], factors[k], False)
                                   for k in range(len(which))])
         else:
-            stacked_masks = [None if all(m is None for m in layer) else
-                             torch.stack([torch.ones_like(_any(layer)) if m is None else m for m in layer])
-                             for layer in zip(*masks)] if self.widths else []
-            losses = self._loss(weights, x, y, w, stacked_masks, factors, True)
+            losses = self._loss(weights, x, y, w, masks, factors, True)
         grads = torch.autograd.grad(losses.sum(), weights)
         with torch.no_grad():
-            self.update.step(chosen, which, weights, grads)
+            self.update.step(chosen, which, flat, torch.cat([g.reshape(len(which), -1) for g in grads], 1))
         return losses.detach()
+
+    def _masks(self, which: list[int], rows: int) -> list[Tensor | None]:
+        """Per dropout, the masks of the runs ``which`` for a batch of ``rows``, stacked: each run's drawn from
+        its own generator as ``nn.Dropout`` draws it (``bernoulli_(1 - p)``, then scaled by ``1 / (1 - p)``);
+        ``None`` where no run drops anything."""
+        masks: list[Tensor | None] = []
+        for d, width in enumerate(self.widths):
+            rates = [self.rates[r][d] for r in which]
+            if not any(rates):
+                masks.append(None)
+                continue
+            mask = torch.ones(len(which), rows, width, device=self.device)
+            for k, (r, rate) in enumerate(zip(which, rates)):
+                if rate:
+                    mask[k].bernoulli_(1 - rate, generator=self.runs[r].generator)
+            # ATen divides the 0/1 draws by (1 - p) in float32: 1 becomes 1 / (1 - p), as here
+            keep = torch.tensor([1 - rate for rate in rates], device=self.device)
+            masks.append(mask.div_(keep.reshape(-1, 1, 1)))
+        return masks
 
     def _loss(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None, masks: Sequence[Tensor | None],
               factors: Tensor, stacked: bool) -> Tensor:
@@ -180,10 +194,15 @@ class _Stack:
         if not self.penalized:
             return loss
         values = []
-        for k, i in enumerate(self.penalized):  # L1L2's arithmetic; a zero factor adds an exact 0
+        for k, i in enumerate(self.penalized):  # L1L2's arithmetic
             weight = weights[i]
             dims = tuple(range(1, weight.dim())) if stacked else tuple(range(weight.dim()))
-            values.append(factors[..., k, 0] * weight.abs().sum(dims) + factors[..., k, 1] * weight.square().sum(dims))
+            l1, l2 = self.kinds[k]
+            if l1 and l2:
+                values.append(factors[..., k, 0] * weight.abs().sum(dims) + factors[..., k, 1] * weight.square().sum(dims))
+            else:
+                values.append(factors[..., k, 0] * weight.abs().sum(dims) if l1 else
+                              factors[..., k, 1] * weight.square().sum(dims))
         return loss + (values[0] if len(values) == 1 else torch.stack(values, -1).sum(-1))
 
     def _end_epoch(self, epoch: int, losses: list[float]) -> None:
@@ -238,6 +257,17 @@ class _Stack:
                 param.copy_(weight[r])
 
 
+def _views(flat: Tensor, shapes: Sequence[tuple[int, ...]]) -> list[Tensor]:
+    """Each weight of every run, as a view of the runs' flat rows (a leaf of autograd: gradients are taken
+    with respect to it, and updates of ``flat`` show through it)."""
+    views, at = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        views.append(flat[:, at:at + size].view(-1, *shape).requires_grad_())
+        at += size
+    return views
+
+
 def _batched_loss(loss: Any, weighted: bool) -> Any:
     """Each run's loss over a stack of batches: ``vmap`` of the loss, or for cross-entropy on logits (the
     fused softmax output) the same arithmetic as ``F.cross_entropy`` on probabilities, per run, without vmap's
@@ -251,10 +281,6 @@ def _batched_loss(loss: Any, weighted: bool) -> Any:
     return vmap(lambda y, y_pred: loss(y, y_pred, None))
 
 
-def _any(tensors: Sequence[Tensor | None]) -> Tensor:
-    return next(t for t in tensors if t is not None)
-
-
 def _shared(members: Sequence[Member]) -> tuple[Tensor, Tensor, Tensor | None, list[int]]:
     """The distinct training sets of ``members`` (equal ones stored once, as the runs of one fold) concatenated
     along rows: inputs, targets, sample weights, and where each member's rows start."""
@@ -262,7 +288,7 @@ def _shared(members: Sequence[Member]) -> tuple[Tensor, Tensor, Tensor | None, l
     parts: list[Member] = []
     starts = []
     for member in members:
-        key = (_fingerprint(member.x), _fingerprint(member.y), _fingerprint(member.sample_weight))
+        key = member.data_key
         if key not in distinct:
             distinct[key] = sum(part.x.shape[0] for part in parts)
             parts.append(member)
@@ -328,78 +354,68 @@ class _StackedLinear(torch.autograd.Function):
         return grad_x, grad_kernel, grad_bias
 
 
-def _columns(values: np.ndarray, weights: Sequence[Tensor]) -> list[Tensor]:
-    """Per-run values shaped to broadcast over each stacked weight."""
-    column = torch.from_numpy(values).to(device=weights[0].device, dtype=weights[0].dtype)
-    return [column.reshape(-1, *([1] * (w.dim() - 1))) for w in weights]
-
-
 class _Adam:
     """Adam as nnkit runs it: torch's update with Keras's epsilon placement (``eps / sqrt(1 - beta_2 ** t)``
-    added to ``sqrt(v_hat)``), per-run learning rates and step counts."""
+    added to ``sqrt(v_hat)``), per-run learning rates and step counts, over the runs' flat weights."""
 
-    def __init__(self, kind: tuple, rates: list[float], weights: list[Tensor]) -> None:
+    def __init__(self, kind: tuple, rates: list[float], flat: Tensor) -> None:
         _, self.beta_1, self.beta_2, self.epsilon = kind
         self.rates = np.array(rates, dtype=np.float64)
-        self.m = [torch.zeros_like(w, requires_grad=False) for w in weights]
-        self.v = [torch.zeros_like(w, requires_grad=False) for w in weights]
+        self.flat, self.m, self.v = flat, torch.zeros_like(flat), torch.zeros_like(flat)
         self.t = np.zeros(len(rates), dtype=np.int64)
-        self.weights = weights
+        self.factors = torch.zeros(3, len(rates), 1, dtype=flat.dtype, device=flat.device)
 
-    def _factors(self, t: np.ndarray, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per run: the step (``-lr / (1 - beta_1 ** t)``), ``sqrt(1 - beta_2 ** t)`` and the epsilon, computed in
-        double with the same Python arithmetic as torch's Adam."""
+    def _factors(self, t: np.ndarray, rates: np.ndarray) -> np.ndarray:
+        """Per run (columns): the step (``-lr / (1 - beta_1 ** t)``), ``sqrt(1 - beta_2 ** t)`` and the epsilon,
+        computed in double with the same Python arithmetic as torch's Adam."""
         cache: dict[int, tuple[float, float, float]] = {}
         for step in set(t.tolist()):
             correction_1, correction_2 = 1 - self.beta_1 ** step, 1 - self.beta_2 ** step
             cache[step] = (correction_1, correction_2 ** 0.5, self.epsilon / math.sqrt(correction_2))
-        values = np.array([cache[step] for step in t.tolist()])
-        return -rates / values[:, 0], values[:, 1], values[:, 2]
+        values = np.array([cache[step] for step in t.tolist()]).T if len(cache) > 1 else (
+            np.array(cache[t[0]])[:, None].repeat(len(t), 1))
+        values[0] = -rates / values[0]
+        return values[:, :, None]
 
-    def step(self, chosen: Tensor | None, which: list[int], weights: list[Tensor], grads: Sequence[Tensor]) -> None:
+    def step(self, chosen: Tensor | None, which: list[int], flat: Tensor, grad: Tensor) -> None:
         self.t[which] += 1
-        steps, roots, eps = self._factors(self.t[which], self.rates[which])
-        m = self.m if chosen is None else [s[chosen] for s in self.m]
-        v = self.v if chosen is None else [s[chosen] for s in self.v]
-        torch._foreach_lerp_(m, list(grads), 1 - self.beta_1)
-        torch._foreach_mul_(v, self.beta_2)
-        torch._foreach_addcmul_(v, list(grads), list(grads), value=1 - self.beta_2)
-        denominators = torch._foreach_sqrt(v)
-        torch._foreach_div_(denominators, _columns(roots, weights))
-        torch._foreach_add_(denominators, _columns(eps, weights))
-        updates = torch._foreach_mul(m, _columns(steps, weights))  # torch's addcdiv: w + (value * m) / d
-        torch._foreach_div_(updates, denominators)
-        torch._foreach_add_(weights, updates)
+        values = torch.from_numpy(self._factors(self.t[which], self.rates[which]))
+        if chosen is None:
+            factors, m, v = self.factors, self.m, self.v
+            factors.copy_(values)  # rounded to the weights' precision, as torch casts its scalars
+        else:
+            factors, m, v = values.to(self.factors), self.m[chosen], self.v[chosen]
+        steps, roots, eps = factors
+        m.lerp_(grad, 1 - self.beta_1)
+        v.mul_(self.beta_2).addcmul_(grad, grad, value=1 - self.beta_2)
+        denominator = (v.sqrt() / roots).add_(eps)
+        flat.add_(steps * m / denominator)  # torch's addcdiv: w + (value * m) / d
         if chosen is not None:
-            for full, part in ((self.m, m), (self.v, v), (self.weights, weights)):
-                for tensor, new in zip(full, part):
-                    tensor.index_copy_(0, chosen, new.detach())
+            for full, part in ((self.m, m), (self.v, v), (self.flat, flat)):
+                full.index_copy_(0, chosen, part)
 
 
 class _SGD:
-    """SGD as nnkit runs it (torch's rule: ``buf = momentum * buf + g``, ``w -= lr * buf``), per-run rates."""
+    """SGD as nnkit runs it (torch's rule: ``buf = momentum * buf + g``, ``w -= lr * buf``), per-run rates,
+    over the runs' flat weights."""
 
-    def __init__(self, kind: tuple, rates: list[float], weights: list[Tensor]) -> None:
+    def __init__(self, kind: tuple, rates: list[float], flat: Tensor) -> None:
         _, self.momentum, self.nesterov = kind
-        self.steps = -np.array(rates, dtype=np.float64)
-        self.buffers = [torch.zeros_like(w, requires_grad=False) for w in weights]
+        self.steps = torch.tensor(rates, dtype=torch.float64).neg().to(flat).reshape(-1, 1)
+        self.flat, self.buffer = flat, torch.zeros_like(flat)
         self.started = np.zeros(len(rates), dtype=bool)
-        self.weights = weights
 
-    def step(self, chosen: Tensor | None, which: list[int], weights: list[Tensor], grads: Sequence[Tensor]) -> None:
-        buffers = self.buffers if chosen is None else [b[chosen] for b in self.buffers]
+    def step(self, chosen: Tensor | None, which: list[int], flat: Tensor, grad: Tensor) -> None:
+        buffer = self.buffer if chosen is None else self.buffer[chosen]
         if self.momentum:
             if not self.started[which].any():  # torch's first step: the buffer is the gradient
-                for buffer, grad in zip(buffers, grads):
-                    buffer.copy_(grad)
+                buffer.copy_(grad)
             else:
-                torch._foreach_mul_(buffers, self.momentum)
-                torch._foreach_add_(buffers, list(grads))
+                buffer.mul_(self.momentum).add_(grad)
             self.started[which] = True
-            grads = torch._foreach_add(list(grads), buffers, alpha=self.momentum) if self.nesterov else buffers
+            grad = grad.add(buffer, alpha=self.momentum) if self.nesterov else buffer
         # torch's add(grad, alpha=-lr), fused the same way
-        torch._foreach_addcmul_(weights, _columns(self.steps[which], weights), list(grads))
+        flat.addcmul_(self.steps if chosen is None else self.steps[chosen], grad)
         if chosen is not None:
-            for full, part in ((self.buffers, buffers), (self.weights, weights)):
-                for tensor, new in zip(full, part):
-                    tensor.index_copy_(0, chosen, new.detach())
+            for full, part in ((self.buffer, buffer), (self.flat, flat)):
+                full.index_copy_(0, chosen, part)
