@@ -30,3 +30,4 @@ bench: $(BIN)/python
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 	$(BIN)/python bench/functional.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick,)
 	$(BIN)/python bench/second_order.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick,)
+	$(BIN)/python bench/stacked_search.py $(if $(findstring --quick,$(BENCH_ARGS)),--quick,)
