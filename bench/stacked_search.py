@@ -18,7 +18,7 @@ Workloads (nnkit ``KerasClassifier(random_state=0)``, 10 one-hot classes, the re
   rows (128 fits of one fold size, all groupable), 3 epochs, with ``stack_size`` k = 1, 2, 4, ..., 64
   runs per stack, against the same search one by one. Each point runs in a fresh process (``--sweep-point
   k``, or ``one-by-one`` for the baseline) that reports its time and the peak memory the search added
-  (``ru_maxrss`` after it minus the resident memory right before it).
+  (the peak resident memory during it, ``VmHWM`` reset right before it, minus the resident memory then).
 
 One torch thread everywhere; every process warms up (a small search of each kind) before timing. The
 seed grid runs ``--repeats`` rounds, alternating baselines-first and stacked-first; its figures are medians
@@ -35,7 +35,6 @@ import io
 import json
 import os
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -204,9 +203,15 @@ def sweep_plan(quick: bool) -> tuple[list[int], int, int]:
     return ([1, 4, 16], 16, 1) if quick else ([1, 2, 4, 8, 16, 32, 64], 64, 3)
 
 
-def resident_kb() -> int:
+def resident_kb(field: str = "VmRSS") -> int:
+    """This process's resident memory (``VmRSS``) or its peak since the last reset (``VmHWM``), in KiB."""
     status = Path("/proc/self/status").read_text()
-    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
+    return int(re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE).group(1))
+
+
+def reset_peak() -> None:
+    """Start the peak (``VmHWM``) afresh from the current resident memory (Linux: ``clear_refs`` 5)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def sweep_point(point: str, quick: bool) -> None:
@@ -223,9 +228,10 @@ def sweep_point(point: str, quick: bool) -> None:
         return stacked.RandomizedSearchCV(estimator, space, verbose=1, stack_size=int(point), **options)
 
     timed_search(search(2, 1), x[:96], y[:96])  # warm-up
+    reset_peak()  # the imports and the warm-up leave a peak of their own
     before = resident_kb()
     result = timed_search(search(n_iter, epochs), x, y)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = resident_kb("VmHWM")
     print(json.dumps({"point": point, "seconds": result["seconds"], "peak_added_mb": max(0, peak - before) / 1024,
                       "peak_mb": peak / 1024, "stacked_fits": result["stacked_fits"], "fits": result["fits"],
                       "message": result["message"], "scores": result["scores"].tolist()}))

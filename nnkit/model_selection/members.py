@@ -66,7 +66,7 @@ class Member:
     shuffle: bool
     batch_size: int
     epochs: int
-    learning_rate: float
+    optimizer: tuple[float, ...]  # per run: Adam's (learning_rate, beta_1, beta_2, epsilon), SGD's (learning_rate, momentum)
     penalties: list[tuple[float, float]]  # (l1, l2) per parameter of ``body``
     rates: list[float]  # per dropout of ``body``
     early_stopping: list[EarlyStopping]
@@ -115,7 +115,7 @@ def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Me
         if estimator._random_state() is None:  # the next fit draws after this one's draws, as one by one
             _advance(data.x.shape[0], batch_size, epochs, settings["shuffle"], dropout_widths(body), rates,
                      data.x.device)
-    learning_rate, optimizer_key = _check_optimizer(model.optimizer)
+    optimizer, optimizer_key = _check_optimizer(model.optimizer)
     penalties = _penalties(model, body)
     key = (optimizer_key, type(loss), repr(_config(loss)), tuple(_leaf_signature(body)), str(data.x.device),
            tuple(data.x.shape[1:]), data.x.dtype, tuple(data.y.shape[1:]), data.y.dtype, batch_size,
@@ -123,7 +123,7 @@ def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Me
            tuple(repr(callback.get_config()) for callback in early_stopping))  # rows, epochs: per member
     data_key = (fingerprint(data.x), fingerprint(data.y), fingerprint(data.sample_weight))
     return Member(fitted, estimator, model, targets, body, loss, data.x, data.y, data.sample_weight, validation,
-                  generator, settings["shuffle"], batch_size, epochs, learning_rate, penalties, rates,
+                  generator, settings["shuffle"], batch_size, epochs, optimizer, penalties, rates,
                   early_stopping, key, data_key)
 
 
@@ -268,8 +268,8 @@ def _check_model(model: Any) -> tuple[nn.Module, nn.Module | None, Any]:
     return body, preprocessing, loss
 
 
-def _check_optimizer(optimizer: Any) -> tuple[float, tuple]:
-    """The member's learning rate and what its group must share (the update rule and its other settings)."""
+def _check_optimizer(optimizer: Any) -> tuple[tuple[float, ...], tuple]:
+    """The member's own optimizer settings, and what its group must share (the update rule)."""
     kind = type(optimizer)
     if kind not in (Adam, SGD) or optimizer.schedule is not None:
         raise Unsupported(f"optimizer {kind.__name__}" + (" with a schedule" if kind in (Adam, SGD) else ""))
@@ -278,8 +278,9 @@ def _check_optimizer(optimizer: Any) -> tuple[float, tuple]:
     if kind is Adam:
         if optimizer.amsgrad:
             raise Unsupported("amsgrad")
-        return optimizer.learning_rate, ("adam", optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
-    return optimizer.learning_rate, ("sgd", optimizer.momentum, optimizer.nesterov)
+        return (optimizer.learning_rate, optimizer.beta_1, optimizer.beta_2, optimizer.epsilon), ("adam",)
+    # without momentum, torch's SGD keeps no buffer: a rule of its own
+    return (optimizer.learning_rate, optimizer.momentum), ("sgd", bool(optimizer.momentum), optimizer.nesterov)
 
 
 def _penalties(model: Sequential, body: nn.Module) -> list[tuple[float, float]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy.stats import loguniform
+from scipy.stats import loguniform, uniform
 from sklearn import model_selection as sk
 from sklearn.exceptions import FitFailedWarning
 from sklearn.pipeline import make_pipeline
@@ -14,11 +14,22 @@ from sklearn.preprocessing import StandardScaler
 from nnkit.callbacks import EarlyStopping
 from nnkit.layers import Dense, Dropout
 from nnkit.model_selection import GridSearchCV, RandomizedSearchCV
+from nnkit.models import Sequential
+from nnkit.optimizers import Adam
+from nnkit.regularizers import L2
 from nnkit.utils import to_categorical
 from nnkit.wrappers import KerasClassifier, KerasRegressor
 from tests.wrappers.models import softmax_mlp
 
 SEED_GRID = {"l2": [0.0, 0.01, 0.1], "learning_rate": [0.001, 0.01, 0.05]}
+
+
+def dropout_mlp(l2: float = 0.0, learning_rate: float = 0.01, dropout: float = 0.0) -> Sequential:
+    """The seed program's model with a dropout after its hidden layer."""
+    model = Sequential([Dense(16, activation="relu", input_dim=20, kernel_regularizer=L2(l2)), Dropout(dropout),
+                        Dense(4, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=Adam(learning_rate=learning_rate))
+    return model
 
 
 def seed_estimator(**params) -> KerasClassifier:
@@ -70,13 +81,15 @@ def test_sgd_with_momentum_and_several_batch_sizes(seed_like, capsys):
     assert ours.best_params_ == theirs.best_params_
 
 
-def test_randomized_search_equals_scikit_learns(seed_like):
+def test_randomized_search_over_learning_rate_l2_and_dropout_equals_scikit_learns(seed_like, capsys):
     x, y = seed_like
-    distributions = {"l2": loguniform(1e-4, 1e-1), "learning_rate": loguniform(1e-3, 1e-1)}
-    ours = RandomizedSearchCV(seed_estimator(), distributions, n_iter=5, cv=3, random_state=0)
-    theirs = sk.RandomizedSearchCV(seed_estimator(), distributions, n_iter=5, cv=3, random_state=0)
-    onehot = to_categorical(y, 4)
-    same_results(ours.fit(x, onehot).cv_results_, theirs.fit(x, onehot).cv_results_)
+    estimator = KerasClassifier(dropout_mlp, epochs=3, batch_size=16, random_state=0)
+    distributions = {"l2": loguniform(1e-4, 1e-1), "learning_rate": loguniform(1e-3, 1e-1),
+                     "dropout": uniform(0, 0.5)}
+    ours = RandomizedSearchCV(estimator, distributions, n_iter=6, cv=3, random_state=0, verbose=1)
+    theirs = sk.RandomizedSearchCV(estimator, distributions, n_iter=6, cv=3, random_state=0)
+    same_results(ours.fit(x, y).cv_results_, theirs.fit(x, y).cv_results_)
+    assert "Stacked training: 18 of 18 fits in 1 stack (18 fits in 18 runs)" in capsys.readouterr().out
     assert ours.best_params_ == theirs.best_params_
 
 

@@ -116,3 +116,21 @@ def test_validation_losses_and_early_stopping_match_training_alone(seed_like):
             np.testing.assert_allclose(member.losses[name], reference.history_[name], rtol=1e-5)
         for ours, theirs in zip(weights(member.model), weights(reference.model_)):
             np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("optimizer, candidates", [
+    ("adam", [{"optimizer__beta_1": b1, "optimizer__beta_2": b2, "optimizer__epsilon": eps}
+              for b1, b2, eps in ((0.9, 0.999, 1e-7), (0.8, 0.99, 1e-4), (0.5, 0.9, 1e-7))]),
+    ("sgd", [{"optimizer__momentum": momentum, "optimizer__learning_rate": lr}
+             for momentum, lr in ((0.9, 0.01), (0.5, 0.05), (0.99, 0.002))]),
+])
+def test_optimizer_settings_are_per_member(seed_like, optimizer, candidates):
+    """Adam's betas and epsilon, SGD's momentum (Nesterov's too) differ per member and stay bit for bit."""
+    x, y = seed_like
+    base = KerasClassifier(layers=[Dense(16, activation="relu")], optimizer=optimizer, epochs=2, batch_size=16,
+                           random_state=5, **({"optimizer__nesterov": True} if optimizer == "sgd" else {}))
+    members, histories, alone = stacked_and_alone(base, candidates, x, y)
+    for member, history, reference in zip(members, histories, alone):
+        for ours, theirs in zip(weights(member.model), weights(reference.model_)):
+            np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_allclose(history, reference.history_["loss"], rtol=1e-5)
