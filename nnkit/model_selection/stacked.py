@@ -1,14 +1,13 @@
 """Training a group of same-shaped networks as one stacked model.
 
 Members that would train identically up to their ``epochs`` (same initial weights, data, random stream and
-hyperparameters) share one *run*, saved at each member's epoch count. The runs' weights are stacked along a
-leading axis; one step computes every run's batch with batched matrix products (``baddbmm``), each run's
-loss (``vmap`` of the compiled loss), its weight penalties, and one optimizer update over the stacked
-tensors with each run's own learning rate and L1/L2 factors. Each run keeps its own batch order and dropout
-masks (drawn from a copy of the generator its own ``fit`` would use) and computes its gradient with the
-kernels training it alone uses, so on the CPU it ends with the same weights, bit for bit. The data is
-stored once per fold, not once per run. Runs whose training set is shorter take their last, smaller batch in
-a step of their own; runs stopped early (``EarlyStopping``) leave the stack.
+hyperparameters) share one *run*, saved at each member's epoch count. Each run's weights are one row of a
+flat tensor; one step computes every run's loss and gradients (:mod:`nnkit.model_selection.network`) and
+one optimizer update over the rows with each run's own settings (:mod:`nnkit.model_selection.updates`).
+Each run keeps its own batch order and dropout masks (drawn from a copy of the generator its own ``fit``
+would use), so on the CPU it ends with the weights training it alone gives, bit for bit. The data is stored
+once per fold, not once per run. Runs whose training set is shorter take their last, smaller batch in a
+step of their own; runs stopped early (``EarlyStopping``) leave the stack.
 """
 
 from __future__ import annotations
@@ -17,20 +16,14 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
-from torch.func import vmap
+from torch import Tensor
 
-from nnkit.losses.probabilistic import CategoricalCrossentropy
 from nnkit.model_selection.members import Member, dropout_widths, fingerprint
-
-#: Batched products with fewer multiply-adds per matrix than this take a different CPU kernel (ATen's small
-#: ``bmm`` loop) from a lone ``mm``, and round differently; such steps run run by run.
-_SMALL_PRODUCT = 400
+from nnkit.model_selection.network import StackedNetwork
+from nnkit.model_selection.updates import SGD, Adam
 
 
 @dataclass
@@ -81,7 +74,6 @@ class _Stack:
         self.shapes = [tuple(p.shape) for p in params[0]]
         self.flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in run]) for run in params])
         self.weights = _views(self.flat, self.shapes)
-        self.ops = _operations(self.body)
         self.widths = dropout_widths(self.body)
         self.rates = [run.members[0].rates for run in self.runs]
         self.x, self.y, self.w, self.x_at = _shared([run.members[0] for run in self.runs])
@@ -95,13 +87,10 @@ class _Stack:
         # zero factor would add exact zeros to the loss and the gradients)
         self.kinds = [(bool(self.factors[:, k, 0].any()), bool(self.factors[:, k, 1].any()))
                       for k in range(len(self.penalized))]
-        self.batched_loss = _batched_loss(self.loss, self.w is not None)
+        self.network = StackedNetwork(self.body, self.loss, self.w is not None, self.penalized, self.kinds)
         settings = np.array([run.members[0].optimizer for run in self.runs], dtype=np.float64)
         kind = first.key[0]
-        self.update = _Adam(settings, self.flat) if kind[0] == "adam" else _SGD(kind, settings, self.flat)
-        smallest = min((m.in_features * m.out_features for m in self.body.modules() if isinstance(m, nn.Linear)),
-                       default=0)
-        self.small_below = math.ceil(_SMALL_PRODUCT / smallest) if smallest else 0  # batch rows
+        self.update = Adam(settings, self.flat) if kind[0] == "adam" else SGD(kind, settings, self.flat)
 
     def train(self) -> None:
         batch_size = self.first.batch_size
@@ -128,7 +117,10 @@ class _Stack:
                     chosen = None if whole else torch.tensor(which, device=self.device)
                     rows_now = index[:, start:start + size] if whole else index[chosen, start:start + size]
                     losses = self._step(chosen, which, rows_now)
-                    totals[which] += losses.double() * size
+                    if whole:
+                        totals.add_(losses.double(), alpha=size)
+                    else:
+                        totals[chosen] += losses.double() * size
             self._end_epoch(epoch, (totals / torch.tensor(self.rows, device=self.device)).tolist())
             epoch += 1
 
@@ -153,16 +145,10 @@ class _Stack:
         w = None if self.w is None else self.w[rows]
         masks = self._masks(which, rows.shape[1])
         factors = self.factors if chosen is None else self.factors[chosen]
-        if rows.shape[1] < self.small_below:  # run by run, as each would alone
-            losses = torch.stack([self._loss([t[k] for t in weights], x[k], y[k], None if w is None else w[k],
-                                             [None if m is None else m[k] for m in masks], factors[k], False)
-                                  for k in range(len(which))])
-        else:
-            losses = self._loss(weights, x, y, w, masks, factors, True)
-        grads = torch.autograd.grad(losses.sum(), weights)
+        losses, grads = self.network.loss_and_gradients(weights, x, y, w, masks, factors)
         with torch.no_grad():
             self.update.step(chosen, which, flat, torch.cat([g.reshape(len(which), -1) for g in grads], 1))
-        return losses.detach()
+        return losses
 
     def _masks(self, which: list[int], rows: int) -> list[Tensor | None]:
         """Per dropout, the masks of the runs ``which`` for a batch of ``rows``, stacked: each run's drawn from
@@ -182,28 +168,6 @@ class _Stack:
             keep = torch.tensor([1 - rate for rate in rates], device=self.device)
             masks.append(mask.div_(keep.reshape(-1, 1, 1)))
         return masks
-
-    def _loss(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None, masks: Sequence[Tensor | None],
-              factors: Tensor, stacked: bool) -> Tensor:
-        """The training loss (penalties in) of one run, or of a stack of runs (a vector)."""
-        y_pred = _forward(self.ops, weights, x, masks, stacked)
-        if stacked:
-            loss = self.batched_loss(y, y_pred, w) if w is not None else self.batched_loss(y, y_pred)
-        else:
-            loss = self.loss(y, y_pred, w)
-        if not self.penalized:
-            return loss
-        values = []
-        for k, i in enumerate(self.penalized):  # L1L2's arithmetic
-            weight = weights[i]
-            dims = tuple(range(1, weight.dim())) if stacked else tuple(range(weight.dim()))
-            l1, l2 = self.kinds[k]
-            if l1 and l2:
-                values.append(factors[..., k, 0] * weight.abs().sum(dims) + factors[..., k, 1] * weight.square().sum(dims))
-            else:
-                values.append(factors[..., k, 0] * weight.abs().sum(dims) if l1 else
-                              factors[..., k, 1] * weight.square().sum(dims))
-        return loss + (values[0] if len(values) == 1 else torch.stack(values, -1).sum(-1))
 
     def _end_epoch(self, epoch: int, losses: list[float]) -> None:
         """Log each member's epoch, run its early stopping, and save the members whose training ends."""
@@ -238,17 +202,9 @@ class _Stack:
     def _validation_losses(self) -> list[float]:
         """Each run's loss on its held-out rows, as ``fit`` logs ``val_loss`` (no dropout, penalties in)."""
         with torch.no_grad():
-            held = [run.members[0].validation for run in self.runs]
-            out = []
-            for r, (x, y, w) in enumerate(held):
-                weights = [t[r] for t in self.weights]
-                y_pred = _forward(self.ops, weights, x, [], False, dropout=False)
-                loss = self.loss(y, y_pred, w)
-                for k, i in enumerate(self.penalized):
-                    loss = loss + self.factors[r, k, 0] * weights[i].abs().sum() + self.factors[r, k, 1] * (
-                        weights[i].square().sum())
-                out.append(float(loss))
-            return out
+            return [float(self.network.losses([t[r] for t in self.weights], x, y, w, [], self.factors[r], False,
+                                              dropout=False))
+                    for r, (x, y, w) in enumerate(run.members[0].validation for run in self.runs)]
 
     def _save(self, member: Member, r: int) -> None:
         """Write run ``r``'s weights into the member's own model."""
@@ -268,19 +224,6 @@ def _views(flat: Tensor, shapes: Sequence[tuple[int, ...]]) -> list[Tensor]:
     return views
 
 
-def _batched_loss(loss: Any, weighted: bool) -> Any:
-    """Each run's loss over a stack of batches: ``vmap`` of the loss, or for cross-entropy on logits (the
-    fused softmax output) the same arithmetic as ``F.cross_entropy`` on probabilities, per run, without vmap's
-    overhead."""
-    if (type(loss) is CategoricalCrossentropy and loss.fn_kwargs["from_logits"] and not weighted
-            and not loss.fn_kwargs["label_smoothing"] and loss.reduction in ("sum_over_batch_size", "mean")):
-        # ATen's cross_entropy with probability targets: -(log_softmax(x) * y).sum() / rows
-        return lambda y, y_pred: -(torch.log_softmax(y_pred, -1) * y).sum((1, 2)) / y_pred.shape[1]
-    if weighted:
-        return vmap(lambda y, y_pred, w: loss(y, y_pred, w))
-    return vmap(lambda y, y_pred: loss(y, y_pred, None))
-
-
 def _shared(members: Sequence[Member]) -> tuple[Tensor, Tensor, Tensor | None, list[int]]:
     """The distinct training sets of ``members`` (equal ones stored once, as the runs of one fold) concatenated
     along rows: inputs, targets, sample weights, and where each member's rows start."""
@@ -295,154 +238,3 @@ def _shared(members: Sequence[Member]) -> tuple[Tensor, Tensor, Tensor | None, l
         starts.append(distinct[key])
     weights = None if parts[0].sample_weight is None else torch.cat([part.sample_weight for part in parts])
     return torch.cat([part.x for part in parts]), torch.cat([part.y for part in parts]), weights, starts
-
-
-_LINEAR, _DROPOUT = "linear", "dropout"
-
-
-def _operations(body: nn.Module) -> list[Any]:
-    """``body``'s leaves in order: linear maps (with whether they have a bias), dropouts, and activations."""
-    ops: list[Any] = []
-    for leaf in (m for m in body.modules() if not list(m.children())):
-        if isinstance(leaf, nn.Linear):
-            ops.append((_LINEAR, leaf.bias is not None))
-        elif isinstance(leaf, nn.Dropout):
-            ops.append((_DROPOUT, None))
-        else:
-            ops.append(leaf)
-    return ops
-
-
-def _forward(ops: Sequence[Any], weights: Sequence[Tensor], x: Tensor, masks: Sequence[Tensor | None],
-             stacked: bool, dropout: bool = True) -> Tensor:
-    """The body's output: for one run (2-D weights, ``F.linear`` as ``nn.Linear`` computes it) or a stack of
-    runs (``baddbmm``, which runs the same matrix kernel per run)."""
-    h, k, d = x, 0, 0
-    for op in ops:
-        if isinstance(op, tuple) and op[0] == _LINEAR:
-            kernel, bias = weights[k], weights[k + 1] if op[1] else None
-            k += 2 if op[1] else 1
-            h = F.linear(h, kernel, bias) if not stacked else _StackedLinear.apply(h, kernel, bias)
-        elif isinstance(op, tuple):
-            mask = masks[d] if dropout and d < len(masks) else None
-            d += 1
-            if mask is not None:
-                h = h * mask
-        else:
-            h = op(h)
-    return h
-
-
-class _StackedLinear(torch.autograd.Function):
-    """``nn.Linear`` for a stack of runs, whose gradients take the same products as ``nn.Linear``'s backward
-    (``grad_kernel = grad.T @ input``, not autograd's ``(input.T @ grad).T`` for a batched product)."""
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
-        ctx.save_for_backward(x, kernel)
-        ctx.has_bias = bias is not None
-        if bias is None:
-            return torch.bmm(x, kernel.transpose(1, 2))
-        return torch.baddbmm(bias.unsqueeze(1), x, kernel.transpose(1, 2))
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-        x, kernel = ctx.saved_tensors
-        grad_x = torch.bmm(grad, kernel) if ctx.needs_input_grad[0] else None
-        grad_kernel = torch.bmm(grad.transpose(1, 2), x) if ctx.needs_input_grad[1] else None
-        grad_bias = grad.sum(1) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return grad_x, grad_kernel, grad_bias
-
-
-def _per_run(values: np.ndarray, like: Tensor) -> float | Tensor:
-    """A setting every run shares as a Python number (the scalar torch's optimizers use), else a column of
-    the runs' values in the weights' precision."""
-    if (values == values[0]).all():
-        return float(values[0])
-    return torch.from_numpy(values).to(like).reshape(-1, 1)
-
-
-class _Adam:
-    """Adam as nnkit runs it: torch's update with Keras's epsilon placement (``eps / sqrt(1 - beta_2 ** t)``
-    added to ``sqrt(v_hat)``), per-run learning rates, betas, epsilons and step counts, over the runs' flat
-    weights."""
-
-    def __init__(self, settings: np.ndarray, flat: Tensor) -> None:
-        self.settings = settings  # (learning_rate, beta_1, beta_2, epsilon) per run
-        self.flat, self.m, self.v = flat, torch.zeros_like(flat), torch.zeros_like(flat)
-        self.t = np.zeros(len(settings), dtype=np.int64)
-        self.factors = torch.zeros(3, len(settings), 1, dtype=flat.dtype, device=flat.device)
-        self.keep_1 = _per_run(1 - settings[:, 1], flat)  # 1 - beta_1, in double as torch computes it
-        self.beta_2 = _per_run(settings[:, 2], flat)
-        self.keep_2 = _per_run(1 - settings[:, 2], flat)
-
-    def _factors(self, which: list[int]) -> np.ndarray:
-        """Per run (columns): the step (``-lr / (1 - beta_1 ** t)``), ``sqrt(1 - beta_2 ** t)`` and the epsilon,
-        computed in double with the same Python arithmetic as torch's Adam."""
-        cache: dict[tuple, tuple[float, float, float]] = {}
-        values = np.empty((3, len(which)))
-        for k, (step, (rate, beta_1, beta_2, epsilon)) in enumerate(zip(self.t[which].tolist(),
-                                                                        self.settings[which].tolist())):
-            key = (step, beta_1, beta_2, epsilon)
-            if key not in cache:
-                correction_1, correction_2 = 1 - beta_1 ** step, 1 - beta_2 ** step
-                cache[key] = (correction_1, correction_2 ** 0.5, epsilon / math.sqrt(correction_2))
-            correction_1, root_2, eps = cache[key]
-            values[:, k] = (-rate / correction_1, root_2, eps)
-        return values[:, :, None]
-
-    def step(self, chosen: Tensor | None, which: list[int], flat: Tensor, grad: Tensor) -> None:
-        self.t[which] += 1
-        values = torch.from_numpy(self._factors(which))
-        if chosen is None:
-            factors, m, v = self.factors, self.m, self.v
-            factors.copy_(values)  # rounded to the weights' precision, as torch casts its scalars
-            keep_1, beta_2, keep_2 = self.keep_1, self.beta_2, self.keep_2
-        else:
-            factors, m, v = values.to(self.factors), self.m[chosen], self.v[chosen]
-            keep_1, beta_2, keep_2 = (c if isinstance(c, float) else c[chosen]
-                                      for c in (self.keep_1, self.beta_2, self.keep_2))
-        steps, roots, eps = factors
-        m.lerp_(grad, keep_1)
-        if isinstance(keep_2, float):
-            v.mul_(beta_2).addcmul_(grad, grad, value=keep_2)
-        else:  # addcmul's value * t1 * t2, with the value per run
-            v.mul_(beta_2).addcmul_(keep_2 * grad, grad)
-        denominator = (v.sqrt() / roots).add_(eps)
-        flat.add_(steps * m / denominator)  # torch's addcdiv: w + (value * m) / d
-        if chosen is not None:
-            for full, part in ((self.m, m), (self.v, v), (self.flat, flat)):
-                full.index_copy_(0, chosen, part)
-
-
-class _SGD:
-    """SGD as nnkit runs it (torch's rule: ``buf = momentum * buf + g``, ``w -= lr * buf``), per-run rates and
-    momentums, over the runs' flat weights."""
-
-    def __init__(self, kind: tuple, settings: np.ndarray, flat: Tensor) -> None:
-        _, self.uses_momentum, self.nesterov = kind
-        self.steps = torch.from_numpy(-settings[:, 0]).to(flat).reshape(-1, 1)
-        self.momentum = _per_run(settings[:, 1], flat)
-        self.flat, self.buffer = flat, torch.zeros_like(flat)
-        self.started = np.zeros(len(settings), dtype=bool)
-
-    def step(self, chosen: Tensor | None, which: list[int], flat: Tensor, grad: Tensor) -> None:
-        buffer = self.buffer if chosen is None else self.buffer[chosen]
-        momentum = self.momentum if chosen is None or isinstance(self.momentum, float) else self.momentum[chosen]
-        if self.uses_momentum:
-            if not self.started[which].any():  # torch's first step: the buffer is the gradient
-                buffer.copy_(grad)
-            else:
-                buffer.mul_(momentum).add_(grad)
-            self.started[which] = True
-            if not self.nesterov:
-                grad = buffer
-            elif isinstance(momentum, float):
-                grad = grad.add(buffer, alpha=momentum)
-            else:
-                grad = grad.addcmul(momentum, buffer)  # grad + momentum * buffer, per run
-        # torch's add(grad, alpha=-lr), fused the same way
-        flat.addcmul_(self.steps if chosen is None else self.steps[chosen], grad)
-        if chosen is not None:
-            for full, part in ((self.buffer, buffer), (self.flat, flat)):
-                full.index_copy_(0, chosen, part)

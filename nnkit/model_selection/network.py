@@ -1,0 +1,214 @@
+"""A group's network computed for a stack of runs: each run's loss and gradients in one step.
+
+The body (linear maps, dropouts, element-wise activations) runs for every run at once with batched matrix
+products. Gradients are taken with autograd, through a linear map whose backward takes ``nn.Linear``'s own
+products, or for the common case (ReLU/tanh/sigmoid networks, cross-entropy on the logits of a softmax,
+L1 or L2 penalties) written out step by step: the same ATen kernels autograd calls for training one run
+alone, in the same order, without building a graph. Either way each run's gradient equals its own, bit for
+bit, on the CPU. Batches whose products are tiny (where the CPU's batched product takes another kernel
+than a lone one) run run by run with ``nn.Linear``'s own ``F.linear``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import vmap
+
+from nnkit.losses.probabilistic import CategoricalCrossentropy
+
+#: Batched products with fewer multiply-adds per matrix than this take a different CPU kernel (ATen's small
+#: ``bmm`` loop) from a lone ``mm``, and round differently; such steps run run by run.
+_SMALL_PRODUCT = 400
+_LINEAR, _DROPOUT = "linear", "dropout"
+#: Activations whose backward the hand-written path calls directly: autograd's formula (on the result).
+_BACKWARDS = {nn.ReLU: lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0),
+              nn.Tanh: torch.ops.aten.tanh_backward, nn.Sigmoid: torch.ops.aten.sigmoid_backward}
+
+
+class StackedNetwork:
+    """The loss and gradients of a group's network for a stack of runs.
+
+    Args:
+        body: The module one training step computes (as :func:`nnkit.models.steps.loss_path` gives it).
+        loss: The loss on its output.
+        weighted: Whether batches carry sample weights.
+        penalized: Indices (into ``body``'s parameters) of the weights any run penalizes.
+        kinds: Per penalized weight, whether any run puts an L1 and an L2 penalty on it.
+    """
+
+    def __init__(self, body: nn.Module, loss: Any, weighted: bool, penalized: list[int],
+                 kinds: list[tuple[bool, bool]]) -> None:
+        self.ops = _operations(body)
+        self.loss = loss
+        self.penalized, self.kinds = penalized, kinds
+        self.cross_entropy = _is_plain_cross_entropy(loss, weighted)
+        self.batched_loss = _batched_loss(loss, weighted, self.cross_entropy)
+        self.by_hand = self.cross_entropy and not any(l1 and l2 for l1, l2 in kinds) and all(
+            isinstance(op, tuple) or type(op) in _BACKWARDS or type(op) is nn.Identity for op in self.ops)
+        smallest = min((m.in_features * m.out_features for m in body.modules() if isinstance(m, nn.Linear)),
+                       default=0)
+        self.small_below = math.ceil(_SMALL_PRODUCT / smallest) if smallest else 0  # batch rows
+
+    def loss_and_gradients(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None,
+                           masks: Sequence[Tensor | None], factors: Tensor) -> tuple[Tensor, Sequence[Tensor]]:
+        """Each run's training loss (penalties in) on its batch, and its gradients (stacked like ``weights``)."""
+        if x.shape[1] < self.small_below:  # run by run, as each would alone
+            losses = torch.stack([self.losses([t[k] for t in weights], x[k], y[k], None if w is None else w[k],
+                                              [None if m is None else m[k] for m in masks], factors[k], False)
+                                  for k in range(x.shape[0])])
+        elif self.by_hand:
+            return _by_hand(self, weights, x, y, masks, factors)
+        else:
+            losses = self.losses(weights, x, y, w, masks, factors, True)
+        return losses.detach(), torch.autograd.grad(losses.sum(), weights)
+
+    def losses(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None,
+               masks: Sequence[Tensor | None], factors: Tensor, stacked: bool, dropout: bool = True) -> Tensor:
+        """The training loss (penalties in) of one run, or of a stack of runs (a vector), through autograd."""
+        y_pred = _forward(self.ops, weights, x, masks, stacked, dropout)
+        if stacked:
+            loss = self.batched_loss(y, y_pred, w) if w is not None else self.batched_loss(y, y_pred)
+        else:
+            loss = self.loss(y, y_pred, w)
+        return loss + self._penalties(weights, factors, stacked) if self.penalized else loss
+
+    def _penalties(self, weights: Sequence[Tensor], factors: Tensor, stacked: bool) -> Tensor:
+        values = []
+        for k, i in enumerate(self.penalized):  # L1L2's arithmetic; a kind no run uses is left out
+            weight = weights[i]
+            dims = tuple(range(1, weight.dim())) if stacked else tuple(range(weight.dim()))
+            l1, l2 = self.kinds[k]
+            terms = ([factors[..., k, 0] * weight.abs().sum(dims)] if l1 else []) + (
+                [factors[..., k, 1] * weight.square().sum(dims)] if l2 else [])
+            values.append(terms[0] if len(terms) == 1 else terms[0] + terms[1])
+        return values[0] if len(values) == 1 else torch.stack(values, -1).sum(-1)
+
+
+def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: Tensor,
+             masks: Sequence[Tensor | None], factors: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """:meth:`StackedNetwork.loss_and_gradients` written out: the forward pass keeping what the backward
+    needs, then autograd's backward formulas in autograd's order (as training alone runs them)."""
+    saved: list[Any] = []
+    h, k, d = x, 0, 0
+    with torch.no_grad():
+        for op in network.ops:
+            if isinstance(op, tuple) and op[0] == _LINEAR:
+                kernel, bias = weights[k], weights[k + 1] if op[1] else None
+                saved.append((_LINEAR, h, k, op[1]))
+                k += 2 if op[1] else 1
+                h = (torch.bmm(h, kernel.transpose(1, 2)) if bias is None
+                     else torch.baddbmm(bias.unsqueeze(1), h, kernel.transpose(1, 2)))
+            elif isinstance(op, tuple):
+                mask = masks[d] if d < len(masks) else None
+                d += 1
+                if mask is not None:
+                    saved.append((_DROPOUT, mask))
+                    h = h * mask
+            elif type(op) is not nn.Identity:
+                h = op(h)
+                saved.append((type(op), h))
+        # ATen's cross_entropy with probability targets: -(log_softmax(x) * y).sum() / rows
+        rows = h.shape[1]
+        log_probabilities = torch.log_softmax(h, -1)
+        losses = -(log_probabilities * y).sum((1, 2)) / rows
+        # backward: d(-s / rows) = -(1 / rows), spread over the batch, times y, through log_softmax
+        grad = -(torch.ones(h.shape[0], device=h.device, dtype=h.dtype) / rows)
+        grad = torch._log_softmax_backward_data(grad[:, None, None].expand_as(h) * y, log_probabilities, -1, h.dtype)
+        grads: list[Tensor | None] = [None] * len(weights)
+        for kind, *values in reversed(saved):
+            if kind == _LINEAR:
+                h_in, k, has_bias = values
+                grads[k] = torch.bmm(grad.transpose(1, 2), h_in)
+                if has_bias:
+                    grads[k + 1] = grad.sum(1)
+                if k:  # the first layer's input needs no gradient
+                    grad = torch.bmm(grad, weights[k])
+            elif kind == _DROPOUT:
+                grad = grad * values[0]
+            else:
+                grad = _BACKWARDS[kind](grad, values[0])
+        if network.penalized:
+            losses = losses + network._penalties(weights, factors, True)
+            for j, i in enumerate(network.penalized):
+                weight, (l1, _) = weights[i], network.kinds[j]
+                factor = factors[:, j, 0 if l1 else 1].reshape(-1, *([1] * (weight.dim() - 1)))
+                # abs: grad * sgn(w); square (pow 2): grad * (2 * w ** 1)
+                penalty = factor * weight.sgn() if l1 else factor * (2.0 * weight)
+                grads[i] = grads[i] + penalty
+    return losses, grads
+
+
+def _is_plain_cross_entropy(loss: Any, weighted: bool) -> bool:
+    """Whether ``loss`` is cross-entropy on logits over one-hot or soft targets, unweighted, a mean."""
+    return (type(loss) is CategoricalCrossentropy and loss.fn_kwargs["from_logits"] and not weighted
+            and not loss.fn_kwargs["label_smoothing"] and loss.reduction in ("sum_over_batch_size", "mean"))
+
+
+def _batched_loss(loss: Any, weighted: bool, cross_entropy: bool) -> Any:
+    """Each run's loss over a stack of batches: ``vmap`` of the loss, or for plain cross-entropy the same
+    arithmetic as ``F.cross_entropy`` on probabilities, per run, without vmap's overhead."""
+    if cross_entropy:
+        return lambda y, y_pred: -(torch.log_softmax(y_pred, -1) * y).sum((1, 2)) / y_pred.shape[1]
+    if weighted:
+        return vmap(lambda y, y_pred, w: loss(y, y_pred, w))
+    return vmap(lambda y, y_pred: loss(y, y_pred, None))
+
+
+def _operations(body: nn.Module) -> list[Any]:
+    """``body``'s leaves in order: linear maps (with whether they have a bias), dropouts, and activations."""
+    ops: list[Any] = []
+    for leaf in (m for m in body.modules() if not list(m.children())):
+        if isinstance(leaf, nn.Linear):
+            ops.append((_LINEAR, leaf.bias is not None))
+        elif isinstance(leaf, nn.Dropout):
+            ops.append((_DROPOUT, None))
+        else:
+            ops.append(leaf)
+    return ops
+
+
+def _forward(ops: Sequence[Any], weights: Sequence[Tensor], x: Tensor, masks: Sequence[Tensor | None],
+             stacked: bool, dropout: bool = True) -> Tensor:
+    """The body's output: for one run (2-D weights, ``F.linear`` as ``nn.Linear`` computes it) or a stack of
+    runs (``baddbmm``, which runs the same matrix kernel per run)."""
+    h, k, d = x, 0, 0
+    for op in ops:
+        if isinstance(op, tuple) and op[0] == _LINEAR:
+            kernel, bias = weights[k], weights[k + 1] if op[1] else None
+            k += 2 if op[1] else 1
+            h = F.linear(h, kernel, bias) if not stacked else _StackedLinear.apply(h, kernel, bias)
+        elif isinstance(op, tuple):
+            mask = masks[d] if dropout and d < len(masks) else None
+            d += 1
+            if mask is not None:
+                h = h * mask
+        else:
+            h = op(h)
+    return h
+
+
+class _StackedLinear(torch.autograd.Function):
+    """``nn.Linear`` for a stack of runs, whose gradients take the same products as ``nn.Linear``'s backward
+    (``grad_kernel = grad.T @ input``, not autograd's ``(input.T @ grad).T`` for a batched product)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+        ctx.save_for_backward(x, kernel)
+        ctx.has_bias = bias is not None
+        if bias is None:
+            return torch.bmm(x, kernel.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), x, kernel.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        x, kernel = ctx.saved_tensors
+        grad_x = torch.bmm(grad, kernel) if ctx.needs_input_grad[0] else None
+        grad_kernel = torch.bmm(grad.transpose(1, 2), x) if ctx.needs_input_grad[1] else None
+        grad_bias = grad.sum(1) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return grad_x, grad_kernel, grad_bias
