@@ -20,12 +20,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import vmap
 
-from nnkit.losses.probabilistic import CategoricalCrossentropy
+from nnkit.losses.probabilistic import CategoricalCrossentropy, SparseCategoricalCrossentropy
 
 #: Batched products with fewer multiply-adds per matrix than this take a different CPU kernel (ATen's small
 #: ``bmm`` loop) from a lone ``mm``, and round differently; such steps run run by run.
 _SMALL_PRODUCT = 400
 _LINEAR, _DROPOUT = "linear", "dropout"
+_PROBABILITIES, _LABELS = "probabilities", "labels"
 #: Activations whose backward the hand-written path calls directly: autograd's formula (on the result).
 _BACKWARDS = {nn.ReLU: lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0),
               nn.Tanh: torch.ops.aten.tanh_backward, nn.Sigmoid: torch.ops.aten.sigmoid_backward}
@@ -38,18 +39,19 @@ class StackedNetwork:
         body: The module one training step computes (as :func:`nnkit.models.steps.loss_path` gives it).
         loss: The loss on its output.
         weighted: Whether batches carry sample weights.
+        targets: A run's training targets (their dtype and rank choose the cross-entropy's arithmetic).
         penalized: Indices (into ``body``'s parameters) of the weights any run penalizes.
         kinds: Per penalized weight, whether any run puts an L1 and an L2 penalty on it.
     """
 
     def __init__(self, body: nn.Module, loss: Any, weighted: bool, penalized: list[int],
-                 kinds: list[tuple[bool, bool]]) -> None:
+                 kinds: list[tuple[bool, bool]], targets: Tensor) -> None:
         self.ops = _operations(body)
         self.loss = loss
         self.penalized, self.kinds = penalized, kinds
-        self.cross_entropy = _is_plain_cross_entropy(loss, weighted)
+        self.cross_entropy = _plain_cross_entropy(loss, weighted, targets)
         self.batched_loss = _batched_loss(loss, weighted, self.cross_entropy)
-        self.by_hand = self.cross_entropy and not any(l1 and l2 for l1, l2 in kinds) and all(
+        self.by_hand = self.cross_entropy is not None and not any(l1 and l2 for l1, l2 in kinds) and all(
             isinstance(op, tuple) or type(op) in _BACKWARDS or type(op) is nn.Identity for op in self.ops)
         smallest = min((m.in_features * m.out_features for m in body.modules() if isinstance(m, nn.Linear)),
                        default=0)
@@ -113,13 +115,19 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
             elif type(op) is not nn.Identity:
                 h = op(h)
                 saved.append((type(op), h))
-        # ATen's cross_entropy with probability targets: -(log_softmax(x) * y).sum() / rows
         rows = h.shape[1]
         log_probabilities = torch.log_softmax(h, -1)
-        losses = -(log_probabilities * y).sum((1, 2)) / rows
-        # backward: d(-s / rows) = -(1 / rows), spread over the batch, times y, through log_softmax
+        picked = log_probabilities * y if network.cross_entropy == _PROBABILITIES else (
+            log_probabilities.gather(-1, y[..., None]))
+        losses = -picked.sum((1, 2)) / rows
+        # backward of -(sum) / rows: -(1 / rows) per run, spread over its batch
         grad = -(torch.ones(h.shape[0], device=h.device, dtype=h.dtype) / rows)
-        grad = torch._log_softmax_backward_data(grad[:, None, None].expand_as(h) * y, log_probabilities, -1, h.dtype)
+        if network.cross_entropy == _PROBABILITIES:  # times y (the product's backward)
+            grad = grad[:, None, None].expand_as(h) * y
+        else:  # nll_loss's backward: the value at each row's label, zeros elsewhere
+            labels = y[..., None]
+            grad = torch.zeros_like(h).scatter_(-1, labels, grad[:, None, None].expand_as(labels))
+        grad = torch._log_softmax_backward_data(grad, log_probabilities, -1, h.dtype)
         grads: list[Tensor | None] = [None] * len(weights)
         for kind, *values in reversed(saved):
             if kind == _LINEAR:
@@ -144,17 +152,25 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
     return losses, grads
 
 
-def _is_plain_cross_entropy(loss: Any, weighted: bool) -> bool:
-    """Whether ``loss`` is cross-entropy on logits over one-hot or soft targets, unweighted, a mean."""
-    return (type(loss) is CategoricalCrossentropy and loss.fn_kwargs["from_logits"] and not weighted
-            and not loss.fn_kwargs["label_smoothing"] and loss.reduction in ("sum_over_batch_size", "mean"))
+def _plain_cross_entropy(loss: Any, weighted: bool, targets: Tensor) -> str | None:
+    """Whether ``loss`` is unweighted mean cross-entropy on logits (``F.cross_entropy`` in training alone)
+    over one-hot or soft targets (``"probabilities"``) or integer labels (``"labels"``), else ``None``."""
+    if weighted or not getattr(loss, "fn_kwargs", {}).get("from_logits") or loss.reduction not in ("sum_over_batch_size", "mean"):
+        return None
+    if type(loss) is CategoricalCrossentropy and not loss.fn_kwargs["label_smoothing"] and targets.is_floating_point():
+        return _PROBABILITIES
+    if type(loss) is SparseCategoricalCrossentropy and targets.dtype == torch.int64 and targets.dim() == 1:
+        return _LABELS
+    return None
 
 
-def _batched_loss(loss: Any, weighted: bool, cross_entropy: bool) -> Any:
+def _batched_loss(loss: Any, weighted: bool, cross_entropy: str | None) -> Any:
     """Each run's loss over a stack of batches: ``vmap`` of the loss, or for plain cross-entropy the same
-    arithmetic as ``F.cross_entropy`` on probabilities, per run, without vmap's overhead."""
-    if cross_entropy:
+    arithmetic as ``F.cross_entropy``, per run, without vmap's overhead."""
+    if cross_entropy == _PROBABILITIES:  # -(log_softmax(x) * y).sum() / rows
         return lambda y, y_pred: -(torch.log_softmax(y_pred, -1) * y).sum((1, 2)) / y_pred.shape[1]
+    if cross_entropy == _LABELS:  # nll_loss of log_softmax: minus the mean log-probability of the labels
+        return lambda y, y_pred: -torch.log_softmax(y_pred, -1).gather(-1, y[..., None]).sum((1, 2)) / y_pred.shape[1]
     if weighted:
         return vmap(lambda y, y_pred, w: loss(y, y_pred, w))
     return vmap(lambda y, y_pred: loss(y, y_pred, None))

@@ -87,7 +87,8 @@ class _Stack:
         # zero factor would add exact zeros to the loss and the gradients)
         self.kinds = [(bool(self.factors[:, k, 0].any()), bool(self.factors[:, k, 1].any()))
                       for k in range(len(self.penalized))]
-        self.network = StackedNetwork(self.body, self.loss, self.w is not None, self.penalized, self.kinds)
+        self.network = StackedNetwork(self.body, self.loss, self.w is not None, self.penalized, self.kinds,
+                                      first.y)
         settings = np.array([run.members[0].optimizer for run in self.runs], dtype=np.float64)
         kind = first.key[0]
         self.update = Adam(settings, self.flat) if kind[0] == "adam" else SGD(kind, settings, self.flat)
@@ -122,7 +123,21 @@ class _Stack:
                     else:
                         totals[chosen] += losses.double() * size
             self._end_epoch(epoch, (totals / torch.tensor(self.rows, device=self.device)).tolist())
+            self._drop_ended_runs()
             epoch += 1
+
+    def _drop_ended_runs(self) -> None:
+        """Shrink the stack to the runs still going (those stopped early are saved), so later steps stay whole."""
+        keep = [r for r, run in enumerate(self.runs) if run.going]
+        if not keep or len(keep) == len(self.runs):
+            return
+        index = torch.tensor(keep, device=self.device)
+        self.runs = [self.runs[r] for r in keep]
+        self.flat = self.flat[index]
+        self.weights = _views(self.flat, self.shapes)
+        self.rates, self.rows, self.x_at = ([values[r] for r in keep] for values in (self.rates, self.rows, self.x_at))
+        self.factors = self.factors[index]
+        self.update.keep(keep, self.flat)
 
     def _epoch_rows(self) -> Tensor:
         """Each run's rows of the shared data in this epoch's order (shuffled with the run's own generator)."""
@@ -200,11 +215,22 @@ class _Stack:
             run.going = going
 
     def _validation_losses(self) -> list[float]:
-        """Each run's loss on its held-out rows, as ``fit`` logs ``val_loss`` (no dropout, penalties in)."""
+        """Each run's loss on its held-out rows, as ``fit`` logs ``val_loss`` (no dropout, penalties in): the
+        runs whose held-out sets have the same length at once."""
+        held = [run.members[0].validation for run in self.runs]
+        by_length: dict[int, list[int]] = defaultdict(list)
+        for r, (x, _, _) in enumerate(held):
+            by_length[x.shape[0]].append(r)
+        losses = torch.empty(len(self.runs), dtype=torch.float64)
         with torch.no_grad():
-            return [float(self.network.losses([t[r] for t in self.weights], x, y, w, [], self.factors[r], False,
-                                              dropout=False))
-                    for r, (x, y, w) in enumerate(run.members[0].validation for run in self.runs)]
+            for which in by_length.values():
+                index = torch.tensor(which, device=self.device)
+                x, y = torch.stack([held[r][0] for r in which]), torch.stack([held[r][1] for r in which])
+                w = None if held[which[0]][2] is None else torch.stack([held[r][2] for r in which])
+                weights = [t[index] for t in self.weights]
+                losses[index.cpu()] = self.network.losses(weights, x, y, w, [], self.factors[index], True,
+                                                          dropout=False).double().cpu()
+        return losses.tolist()
 
     def _save(self, member: Member, r: int) -> None:
         """Write run ``r``'s weights into the member's own model."""

@@ -33,6 +33,15 @@ class Adam:
         self.beta_2 = _per_run(settings[:, 2], flat)
         self.keep_2 = _per_run(1 - settings[:, 2], flat)
 
+    def keep(self, runs: list[int], flat: Tensor) -> None:
+        """Go on with the ``runs`` only (their rows of the state), whose weights are now ``flat``."""
+        index = torch.tensor(runs, device=flat.device)
+        self.settings, self.t = self.settings[runs], self.t[runs]
+        self.flat, self.m, self.v = flat, self.m[index], self.v[index]
+        self.factors = self.factors[:, index]
+        self.keep_1, self.beta_2, self.keep_2 = (c if isinstance(c, float) else c[index]
+                                                 for c in (self.keep_1, self.beta_2, self.keep_2))
+
     def _factors(self, which: list[int]) -> np.ndarray:
         """Per run (columns): the step (``-lr / (1 - beta_1 ** t)``), ``sqrt(1 - beta_2 ** t)`` and the epsilon,
         computed in double with the same Python arithmetic as torch's Adam."""
@@ -82,6 +91,14 @@ class SGD:
         self.momentum = _per_run(settings[:, 1], flat)
         self.flat, self.buffer = flat, torch.zeros_like(flat)
         self.started = np.zeros(len(settings), dtype=bool)
+
+    def keep(self, runs: list[int], flat: Tensor) -> None:
+        """Go on with the ``runs`` only (their rows of the state), whose weights are now ``flat``."""
+        index = torch.tensor(runs, device=flat.device)
+        self.flat, self.buffer, self.steps = flat, self.buffer[index], self.steps[index]
+        self.started = self.started[runs]
+        if not isinstance(self.momentum, float):
+            self.momentum = self.momentum[index]
 
     def step(self, chosen: Tensor | None, which: list[int], flat: Tensor, grad: Tensor) -> None:
         buffer = self.buffer if chosen is None else self.buffer[chosen]
