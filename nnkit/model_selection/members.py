@@ -71,7 +71,7 @@ class Member:
     rates: list[float]  # per dropout of ``body``
     early_stopping: list[EarlyStopping]
     key: tuple  # what the members of a group share
-    data_key: tuple  # what identifies the training rows (inputs, targets, weights)
+    data_key: tuple  # what identifies the training rows (inputs, targets, weights) and the held-out ones
     losses: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -121,7 +121,8 @@ def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Me
            tuple(data.x.shape[1:]), data.x.dtype, tuple(data.y.shape[1:]), data.y.dtype, batch_size,
            settings["shuffle"], weights is not None, validation is not None,
            tuple(repr(callback.get_config()) for callback in early_stopping))  # rows, epochs: per member
-    data_key = (fingerprint(data.x), fingerprint(data.y), fingerprint(data.sample_weight))
+    data_key = (fingerprint(data.x), fingerprint(data.y), fingerprint(data.sample_weight),
+                *(fingerprint(part) for part in (validation or ())))
     return Member(fitted, estimator, model, targets, body, loss, data.x, data.y, data.sample_weight, validation,
                   generator, settings["shuffle"], batch_size, epochs, optimizer, penalties, rates,
                   early_stopping, key, data_key)
