@@ -303,9 +303,11 @@ def _leaves(module: nn.Module) -> list[nn.Module]:
 
 
 def dropout_widths(body: nn.Module) -> list[int]:
-    """The features each dropout of ``body`` sees (the width of the last linear map before it)."""
-    widths, width = [], 0
-    for leaf in _leaves(body):
+    """The features each dropout of ``body`` sees (the width of the last linear map before it, or the input's)."""
+    leaves = _leaves(body)
+    width = next((leaf.in_features for leaf in leaves if isinstance(leaf, nn.Linear)), 0)
+    widths = []
+    for leaf in leaves:
         if isinstance(leaf, nn.Linear):
             width = leaf.out_features
         elif isinstance(leaf, nn.Dropout):

@@ -2,11 +2,12 @@
 
 The body (linear maps, dropouts, element-wise activations) runs for every run at once with batched matrix
 products. Gradients are taken with autograd, through a linear map whose backward takes ``nn.Linear``'s own
-products, or for the common case (ReLU/tanh/sigmoid networks, cross-entropy on the logits of a softmax,
-L1 or L2 penalties) written out step by step: the same ATen kernels autograd calls for training one run
-alone, in the same order, without building a graph. Either way each run's gradient equals its own, bit for
-bit, on the CPU. Batches whose products are tiny (where the CPU's batched product takes another kernel
-than a lone one) run run by run with ``nn.Linear``'s own ``F.linear``.
+products, or for the common case (ReLU/tanh/sigmoid networks under cross-entropy on logits, L1 or L2
+penalties) written out step by step: autograd's own formulas in its order, without building a graph. Each
+run's gradient equals its own to float rounding, and bit for bit wherever the batched kernels round as the
+lone ones do (the CPU's vectorized loops and matrix kernels can differ in the last bit for some shapes).
+Batches whose products are tiny (where the CPU's batched product takes another kernel than a lone one) run
+run by run on fresh copies, with ``nn.Linear``'s own ``F.linear``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import vmap
 
-from nnkit.losses.probabilistic import CategoricalCrossentropy, SparseCategoricalCrossentropy
+from nnkit.losses.probabilistic import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 
 #: Batched products with fewer multiply-adds per matrix than this take a different CPU kernel (ATen's small
 #: ``bmm`` loop) from a lone ``mm``, and round differently; such steps run run by run.
 _SMALL_PRODUCT = 400
 _LINEAR, _DROPOUT = "linear", "dropout"
-_PROBABILITIES, _LABELS = "probabilities", "labels"
+_PROBABILITIES, _LABELS, _BINARY = "probabilities", "labels", "binary"
 #: Activations whose backward the hand-written path calls directly: autograd's formula (on the result).
 _BACKWARDS = {nn.ReLU: lambda grad, out: torch.ops.aten.threshold_backward(grad, out, 0),
               nn.Tanh: torch.ops.aten.tanh_backward, nn.Sigmoid: torch.ops.aten.sigmoid_backward}
@@ -60,15 +61,25 @@ class StackedNetwork:
     def loss_and_gradients(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None,
                            masks: Sequence[Tensor | None], factors: Tensor) -> tuple[Tensor, Sequence[Tensor]]:
         """Each run's training loss (penalties in) on its batch, and its gradients (stacked like ``weights``)."""
-        if x.shape[1] < self.small_below:  # run by run, as each would alone
-            losses = torch.stack([self.losses([t[k] for t in weights], x[k], y[k], None if w is None else w[k],
-                                              [None if m is None else m[k] for m in masks], factors[k], False)
-                                  for k in range(x.shape[0])])
-        elif self.by_hand:
+        if x.shape[1] < self.small_below:
+            return self._run_by_run(weights, x, y, w, masks, factors)
+        if self.by_hand:
             return _by_hand(self, weights, x, y, masks, factors)
-        else:
-            losses = self.losses(weights, x, y, w, masks, factors, True)
+        losses = self.losses(weights, x, y, w, masks, factors, True)
         return losses.detach(), torch.autograd.grad(losses.sum(), weights)
+
+    def _run_by_run(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None,
+                    masks: Sequence[Tensor | None], factors: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """:meth:`loss_and_gradients` one run after another, on fresh copies (aligned as a lone fit's tensors
+        are: the CPU's matrix kernels round differently for operands that are not)."""
+        losses, grads = [], []
+        for k in range(x.shape[0]):
+            own = [t[k].detach().clone().requires_grad_() for t in weights]
+            loss = self.losses(own, x[k].clone(), y[k].clone(), None if w is None else w[k].clone(),
+                               [None if m is None else m[k].clone() for m in masks], factors[k], False)
+            losses.append(loss.detach())
+            grads.append(torch.autograd.grad(loss, own))
+        return torch.stack(losses), [torch.stack(parts) for parts in zip(*grads)]
 
     def losses(self, weights: Sequence[Tensor], x: Tensor, y: Tensor, w: Tensor | None,
                masks: Sequence[Tensor | None], factors: Tensor, stacked: bool, dropout: bool = True) -> Tensor:
@@ -115,19 +126,10 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
             elif type(op) is not nn.Identity:
                 h = op(h)
                 saved.append((type(op), h))
-        rows = h.shape[1]
-        log_probabilities = torch.log_softmax(h, -1)
-        picked = log_probabilities * y if network.cross_entropy == _PROBABILITIES else (
-            log_probabilities.gather(-1, y[..., None]))
-        losses = -picked.sum((1, 2)) / rows
-        # backward of -(sum) / rows: -(1 / rows) per run, spread over its batch
-        grad = -(torch.ones(h.shape[0], device=h.device, dtype=h.dtype) / rows)
-        if network.cross_entropy == _PROBABILITIES:  # times y (the product's backward)
-            grad = grad[:, None, None].expand_as(h) * y
-        else:  # nll_loss's backward: the value at each row's label, zeros elsewhere
-            labels = y[..., None]
-            grad = torch.zeros_like(h).scatter_(-1, labels, grad[:, None, None].expand_as(labels))
-        grad = torch._log_softmax_backward_data(grad, log_probabilities, -1, h.dtype)
+        if network.cross_entropy == _BINARY:
+            losses, grad = _binary_cross_entropy(h, y)
+        else:
+            losses, grad = _cross_entropy(h, y, network.cross_entropy)
         grads: list[Tensor | None] = [None] * len(weights)
         for kind, *values in reversed(saved):
             if kind == _LINEAR:
@@ -135,8 +137,9 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
                 grads[k] = torch.bmm(grad.transpose(1, 2), h_in)
                 if has_bias:
                     grads[k + 1] = grad.sum(1)
-                if k:  # the first layer's input needs no gradient
-                    grad = torch.bmm(grad, weights[k])
+                if not k:  # the first layer's input (and anything before it) needs no gradient
+                    break
+                grad = torch.bmm(grad, weights[k])
             elif kind == _DROPOUT:
                 grad = grad * values[0]
             else:
@@ -152,6 +155,30 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
     return losses, grads
 
 
+def _cross_entropy(h: Tensor, y: Tensor, kind: str) -> tuple[Tensor, Tensor]:
+    """Each run's ``F.cross_entropy`` on its logits ``h`` (mean over rows), and the gradient autograd's backward
+    gives ``h`` for it."""
+    rows = h.shape[1]
+    log_probabilities = torch.log_softmax(h, -1)
+    picked = log_probabilities * y if kind == _PROBABILITIES else log_probabilities.gather(-1, y[..., None])
+    losses = -picked.sum((1, 2)) / rows
+    # backward of -(sum) / rows: -(1 / rows) per run, spread over its batch
+    grad = -(torch.ones(h.shape[0], device=h.device, dtype=h.dtype) / rows)
+    if kind == _PROBABILITIES:  # times y (the product's backward)
+        grad = grad[:, None, None].expand_as(h) * y
+    else:  # nll_loss's backward: the value at each row's label, zeros elsewhere
+        labels = y[..., None]
+        grad = torch.zeros_like(h).scatter_(-1, labels, grad[:, None, None].expand_as(labels))
+    return losses, torch._log_softmax_backward_data(grad, log_probabilities, -1, h.dtype)
+
+
+def _binary_cross_entropy(h: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Each run's ``F.binary_cross_entropy_with_logits`` (mean over its values) and its gradient, as autograd's
+    formula writes it: ``(sigmoid(h) - y) * grad``, divided by the number of values."""
+    losses = F.binary_cross_entropy_with_logits(h, y, reduction="none").mean((1, 2))
+    return losses, ((h.sigmoid() - y) * torch.ones((), dtype=h.dtype, device=h.device)) / (h.shape[1] * h.shape[2])
+
+
 def _plain_cross_entropy(loss: Any, weighted: bool, targets: Tensor) -> str | None:
     """Whether ``loss`` is unweighted mean cross-entropy on logits (``F.cross_entropy`` in training alone)
     over one-hot or soft targets (``"probabilities"``) or integer labels (``"labels"``), else ``None``."""
@@ -161,6 +188,9 @@ def _plain_cross_entropy(loss: Any, weighted: bool, targets: Tensor) -> str | No
         return _PROBABILITIES
     if type(loss) is SparseCategoricalCrossentropy and targets.dtype == torch.int64 and targets.dim() == 1:
         return _LABELS
+    if type(loss) is BinaryCrossentropy and not loss.fn_kwargs["label_smoothing"] and targets.is_floating_point() \
+            and targets.dim() == 2:
+        return _BINARY
     return None
 
 
@@ -171,6 +201,8 @@ def _batched_loss(loss: Any, weighted: bool, cross_entropy: str | None) -> Any:
         return lambda y, y_pred: -(torch.log_softmax(y_pred, -1) * y).sum((1, 2)) / y_pred.shape[1]
     if cross_entropy == _LABELS:  # nll_loss of log_softmax: minus the mean log-probability of the labels
         return lambda y, y_pred: -torch.log_softmax(y_pred, -1).gather(-1, y[..., None]).sum((1, 2)) / y_pred.shape[1]
+    if cross_entropy == _BINARY:
+        return lambda y, y_pred: F.binary_cross_entropy_with_logits(y_pred, y, reduction="none").mean((1, 2))
     if weighted:
         return vmap(lambda y, y_pred, w: loss(y, y_pred, w))
     return vmap(lambda y, y_pred: loss(y, y_pred, None))

@@ -68,14 +68,14 @@ class StackedSearchMixin:
         last = self.estimator.steps[-1][1] if isinstance(self.estimator, Pipeline) else self.estimator
         if not isinstance(last, KerasWrapper):
             whole = f"the estimator is a {type(self.estimator).__name__}"
-        elif params:
-            whole = f"fit parameters ({', '.join(sorted(params))})"
+        elif set(params) - {"groups"}:  # the groups only choose the folds
+            whole = f"fit parameters ({', '.join(sorted(set(params) - {'groups'}))})"
         elif self.n_jobs not in (None, 1):
             whole = f"n_jobs={self.n_jobs} (fits run in worker processes)"
         elif not _KNOWS_CALLER:
             whole = "a scikit-learn without the caller of _fit_and_score (before 1.9)"
-        X, y = indexable(X, y)
-        splits = _repeatable_splits(cv, X, y) if whole is None else []
+        X, y, groups = indexable(X, y, params.get("groups"))
+        splits = _repeatable_splits(cv, X, y, groups) if whole is None else []
         if splits is None:  # scikit-learn splits again: the stacked fits must train on its folds
             whole = "the cv splits change from call to call"
         if whole is not None:
@@ -141,17 +141,18 @@ class StackedSearchMixin:
               + ("" if not reasons else "; one by one: " + ", ".join(f"{n} x {r}" for r, n in reasons.items())))
 
 
-def _repeatable_splits(cv: Any, X: Any, y: Any) -> list[tuple[Any, Any]] | None:
+def _repeatable_splits(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple[Any, Any]] | None:
     """The folds of ``cv``, or ``None`` when splitting again gives other folds (a shared random generator)."""
-    splits = list(cv.split(X, y))
-    again = list(cv.split(X, y))
+    splits = list(cv.split(X, y, groups))
+    again = list(cv.split(X, y, groups))
     same = len(again) == len(splits) and all(np.array_equal(a, b) for first, second in zip(splits, again)
                                              for a, b in zip(first, second))
     return splits if same else None
 
 
 class _AlreadyFitted:
-    """Stands in for ``fit`` on an estimator trained in a stack (an instance attribute, removed after use)."""
+    """Stands in for ``fit`` and ``set_params`` on an estimator trained in a stack (instance attributes,
+    removed after use)."""
 
     def __init__(self, estimator: Any) -> None:
         self.estimator = estimator
@@ -173,11 +174,12 @@ class _ScoreFitted:
         if entry is None:
             return _SCORED_BY(estimator, X, y, **kwargs)
         trained, fit_time = entry
-        trained.fit = _AlreadyFitted(trained)
+        # it was built with these parameters: setting them again would swap fitted steps for unfitted clones
+        trained.fit, trained.set_params = _AlreadyFitted(trained), _AlreadyFitted(trained)
         try:
             result = _SCORED_BY(trained, X, y, **kwargs)
         finally:
-            del trained.fit
+            del trained.fit, trained.set_params
         if "fit_time" in result:
             result["fit_time"] = fit_time
         return result

@@ -5,7 +5,7 @@ hyperparameters) share one *run*, saved at each member's epoch count. Each run's
 flat tensor; one step computes every run's loss and gradients (:mod:`nnkit.model_selection.network`) and
 one optimizer update over the rows with each run's own settings (:mod:`nnkit.model_selection.updates`).
 Each run keeps its own batch order and dropout masks (drawn from a copy of the generator its own ``fit``
-would use), so on the CPU it ends with the weights training it alone gives, bit for bit. The data is stored
+would use), so it ends with the weights training it alone gives, to float rounding. The data is stored
 once per fold, not once per run. Runs whose training set is shorter take their last, smaller batch in a
 step of their own; runs stopped early (``EarlyStopping``) leave the stack.
 """
@@ -104,6 +104,12 @@ class _Stack:
                 callback.set_model(member.model)
                 callback.on_train_begin()
         self.ended: set[int] = set()
+        for run in self.runs:  # fit trains nothing for epochs=0: the initial weights stay
+            for member in run.members:
+                if member.epochs == 0:
+                    self.ended.add(id(member))
+            run.going = any(id(member) not in self.ended for member in run.members)
+        self._drop_ended_runs()
         epoch = 0
         while any(run.going for run in self.runs):
             index = self._epoch_rows()
@@ -215,21 +221,26 @@ class _Stack:
             run.going = going
 
     def _validation_losses(self) -> list[float]:
-        """Each run's loss on its held-out rows, as ``fit`` logs ``val_loss`` (no dropout, penalties in): the
-        runs whose held-out sets have the same length at once."""
+        """Each run's loss on its held-out rows, as ``fit`` logs ``val_loss``: the mean over batches of
+        ``batch_size`` rows (no dropout, penalties in) weighted by their sizes, in float64; the runs whose
+        held-out sets have the same length at once."""
         held = [run.members[0].validation for run in self.runs]
         by_length: dict[int, list[int]] = defaultdict(list)
         for r, (x, _, _) in enumerate(held):
             by_length[x.shape[0]].append(r)
-        losses = torch.empty(len(self.runs), dtype=torch.float64)
+        losses = torch.zeros(len(self.runs), dtype=torch.float64)
+        batch_size = self.first.batch_size
         with torch.no_grad():
-            for which in by_length.values():
+            for length, which in by_length.items():
                 index = torch.tensor(which, device=self.device)
-                x, y = torch.stack([held[r][0] for r in which]), torch.stack([held[r][1] for r in which])
-                w = None if held[which[0]][2] is None else torch.stack([held[r][2] for r in which])
-                weights = [t[index] for t in self.weights]
-                losses[index.cpu()] = self.network.losses(weights, x, y, w, [], self.factors[index], True,
-                                                          dropout=False).double().cpu()
+                weights, factors = [t[index] for t in self.weights], self.factors[index]
+                for start in range(0, length, batch_size):
+                    part = slice(start, start + batch_size)
+                    x, y = torch.stack([held[r][0][part] for r in which]), torch.stack([held[r][1][part] for r in which])
+                    w = None if held[which[0]][2] is None else torch.stack([held[r][2][part] for r in which])
+                    batch = self.network.losses(weights, x, y, w, [], factors, True, dropout=False)
+                    losses[index.cpu()] += batch.double().cpu() * x.shape[1]
+                losses[index.cpu()] /= length
         return losses.tolist()
 
     def _save(self, member: Member, r: int) -> None:

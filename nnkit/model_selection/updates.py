@@ -1,6 +1,6 @@
 """The optimizer updates of a stack of runs: Adam and SGD written once over the runs' flat weights (one row
 per run), with each run's own settings, in the arithmetic of torch's single-tensor updates (so each run's
-update equals its own optimizer's, bit for bit)."""
+update equals its own optimizer's, bit for bit, given the same gradient)."""
 
 from __future__ import annotations
 
