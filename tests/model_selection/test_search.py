@@ -233,6 +233,17 @@ def test_stack_size_splits_a_group_with_the_same_results(seed_like, capsys):
     assert GridSearchCV(seed_estimator(), SEED_GRID, stack_size=2).get_params()["stack_size"] == 2
 
 
+def test_a_tiny_memory_budget_stacks_one_run_at_a_time(seed_like, capsys):
+    x, y = seed_like
+    grid = {"learning_rate": [0.01, 0.03]}
+    onehot = to_categorical(y, 4)
+    ours = GridSearchCV(seed_estimator(epochs=2), grid, cv=2, stack_memory=1, verbose=1).fit(x, onehot)
+    assert "4 of 4 fits in 4 stacks (1 fits in 1 runs" in capsys.readouterr().out
+    same_results(ours.cv_results_, sk.GridSearchCV(seed_estimator(epochs=2), grid, cv=2).fit(x, onehot).cv_results_)
+    with pytest.raises(ValueError, match="stack_memory"):
+        GridSearchCV(seed_estimator(), grid, stack_memory=0).fit(x, onehot)
+
+
 def test_dropout_without_random_state_follows_the_global_generator(seed_like):
     """Unseeded members draw their masks and orders from the global generator in scikit-learn's fit order."""
     x, y = seed_like
