@@ -10,6 +10,7 @@ the fits trained in a stack arrive already fitted, the others are fitted one by 
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from collections import Counter, defaultdict
@@ -21,8 +22,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from joblib import parallel_config
 from sklearn import model_selection as sk
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.model_selection import _search
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval
@@ -41,12 +43,35 @@ class StackedSearchMixin:
     """The stacked fitting of :class:`GridSearchCV` and :class:`RandomizedSearchCV` (see the module)."""
 
     def fit(self, X: Any, y: Any = None, **params: Any) -> Any:
-        """Run the search as scikit-learn does, training groupable fits together; returns ``self``."""
+        """Run the search as scikit-learn does, training groupable fits together; returns ``self``.
+
+        With ``n_jobs`` other than 1, a search whose estimator can be stacked runs in this process (a stack
+        uses torch's threads; worker processes would each fit one by one); other searches use the workers.
+        """
         self._stack_inputs = (X, y, params)
         try:
-            return super().fit(X, y, **params)
+            if self.n_jobs in (None, 1) or not self._stacks(X, y, params):
+                self._in_process = self.n_jobs in (None, 1)
+                return super().fit(X, y, **params)
+            self._in_process = True
+            with parallel_config(backend="sequential"):
+                return super().fit(X, y, **params)
         finally:
-            del self._stack_inputs
+            del self._stack_inputs, self._in_process
+
+    def _stacks(self, X: Any, y: Any, params: dict[str, Any]) -> bool:
+        """Whether the estimator as given (its own parameters) would be trained in a stack."""
+        if set(params) - {"groups"} or not _KNOWS_CALLER:
+            return False
+        try:
+            X, y, groups = indexable(X, y, params.get("groups"))
+            cv = sk.check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+            train, _ = next(iter(cv.split(X, y, groups)))
+            with _generators_kept():  # an unseeded build draws from the global generators
+                prepare(clone(self.estimator), {}, X, y, train)
+        except Exception:  # unsupported, or an error the search itself will report
+            return False
+        return True
 
     def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
         def evaluate(candidate_params: Any, cv: Any = None, more_results: Any = None, **kwargs: Any) -> Any:
@@ -70,7 +95,7 @@ class StackedSearchMixin:
             whole = f"the estimator is a {type(self.estimator).__name__}"
         elif set(params) - {"groups"}:  # the groups only choose the folds
             whole = f"fit parameters ({', '.join(sorted(set(params) - {'groups'}))})"
-        elif self.n_jobs not in (None, 1):
+        elif not self._in_process:
             whole = f"n_jobs={self.n_jobs} (fits run in worker processes)"
         elif not _KNOWS_CALLER:
             whole = "a scikit-learn without the caller of _fit_and_score (before 1.9)"
@@ -183,6 +208,19 @@ class _ScoreFitted:
         if "fit_time" in result:
             result["fit_time"] = fit_time
         return result
+
+
+@contextmanager
+def _generators_kept() -> Any:
+    """Run the block, then put Python's, NumPy's and torch's global generators back as they were."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
 
 
 @contextmanager

@@ -319,3 +319,17 @@ def test_dropout_and_activation_before_the_first_dense(seed_like, capsys):
     ours = GridSearchCV(estimator, grid, cv=2, verbose=1).fit(x, y)
     assert "Stacked training: 4 of 4 fits in 1 stack" in capsys.readouterr().out
     same_results(ours.cv_results_, sk.GridSearchCV(estimator, grid, cv=2).fit(x, y).cv_results_)
+
+
+def test_n_jobs_runs_a_stackable_search_in_this_process(seed_like, capsys):
+    """n_jobs=2 with a stackable estimator: stacked here (worker processes would fit one by one), with the
+    results of scikit-learn's parallel search; an estimator that cannot be stacked still uses the workers."""
+    x, y = seed_like
+    onehot = to_categorical(y, 4)
+    ours = GridSearchCV(seed_estimator(epochs=2), SEED_GRID, cv=3, n_jobs=2, verbose=1).fit(x, onehot)
+    assert "Stacked training: 27 of 27 fits in 1 stack" in capsys.readouterr().out
+    theirs = sk.GridSearchCV(seed_estimator(epochs=2), SEED_GRID, cv=3, n_jobs=2).fit(x, onehot)
+    same_results(ours.cv_results_, theirs.cv_results_)
+    estimator = KerasClassifier(layers=[Dense(8, activation="relu")], optimizer="rmsprop", epochs=1)
+    GridSearchCV(estimator, {"batch_size": [16, 32]}, cv=2, n_jobs=2, verbose=1).fit(x, y)
+    assert "one by one: 4 x n_jobs=2 (fits run in worker processes)" in capsys.readouterr().out
