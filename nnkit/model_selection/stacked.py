@@ -114,11 +114,15 @@ class _Stack:
         while any(run.going for run in self.runs):
             index = self._epoch_rows()
             totals = torch.zeros(len(self.runs), dtype=torch.float64, device=self.device)
+            everyone, shortest = list(range(len(self.runs))), min(self.rows)  # every run is going
             for start in range(0, max(self.rows), batch_size):
                 by_size: dict[int, list[int]] = defaultdict(list)
-                for r, (run, rows) in enumerate(zip(self.runs, self.rows)):
-                    if run.going and start < rows:
-                        by_size[min(batch_size, rows - start)].append(r)
+                if start + batch_size <= shortest:  # a full batch for every run
+                    by_size[batch_size] = everyone
+                else:  # near the end of the shorter training sets
+                    for r, rows in enumerate(self.rows):
+                        if start < rows:
+                            by_size[min(batch_size, rows - start)].append(r)
                 for size, which in by_size.items():
                     whole = len(which) == len(self.runs)
                     chosen = None if whole else torch.tensor(which, device=self.device)
@@ -150,8 +154,6 @@ class _Stack:
         longest = max(self.rows)
         index = torch.zeros(len(self.runs), longest, dtype=torch.long, device=self.device)
         for r, (run, rows, at) in enumerate(zip(self.runs, self.rows, self.x_at)):
-            if not run.going:
-                continue
             order = (torch.randperm(rows, generator=run.generator, device=self.device) if run.members[0].shuffle
                      else torch.arange(rows, device=self.device))
             index[r, :rows] = order + at
