@@ -40,9 +40,9 @@ class StackedNetwork:
         body: The module one training step computes (as :func:`nnkit.models.steps.loss_path` gives it).
         loss: The loss on its output.
         weighted: Whether batches carry sample weights.
-        targets: A run's training targets (their dtype and rank choose the cross-entropy's arithmetic).
         penalized: Indices (into ``body``'s parameters) of the weights any run penalizes.
         kinds: Per penalized weight, whether any run puts an L1 and an L2 penalty on it.
+        targets: A run's training targets (their dtype and rank choose the cross-entropy's arithmetic).
     """
 
     def __init__(self, body: nn.Module, loss: Any, weighted: bool, penalized: list[int],
@@ -89,9 +89,10 @@ class StackedNetwork:
             loss = self.batched_loss(y, y_pred, w) if w is not None else self.batched_loss(y, y_pred)
         else:
             loss = self.loss(y, y_pred, w)
-        return loss + self._penalties(weights, factors, stacked) if self.penalized else loss
+        return loss + self.penalties(weights, factors, stacked) if self.penalized else loss
 
-    def _penalties(self, weights: Sequence[Tensor], factors: Tensor, stacked: bool) -> Tensor:
+    def penalties(self, weights: Sequence[Tensor], factors: Tensor, stacked: bool) -> Tensor:
+        """The weight penalties of one run, or of a stack of runs (a vector), with their ``factors``."""
         values = []
         for k, i in enumerate(self.penalized):  # L1L2's arithmetic; a kind no run uses is left out
             weight = weights[i]
@@ -145,7 +146,7 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
             else:
                 grad = _BACKWARDS[kind](grad, values[0])
         if network.penalized:
-            losses = losses + network._penalties(weights, factors, True)
+            losses = losses + network.penalties(weights, factors, True)
             for j, i in enumerate(network.penalized):
                 weight, (l1, _) = weights[i], network.kinds[j]
                 factor = factors[:, j, 0 if l1 else 1].reshape(-1, *([1] * (weight.dim() - 1)))
