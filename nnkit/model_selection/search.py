@@ -49,6 +49,8 @@ class StackedSearchMixin:
         uses torch's threads; worker processes would each fit one by one); other searches use the workers.
         """
         self._stack_inputs = (X, y, params)
+        if hasattr(self, "stacking_"):
+            del self.stacking_
         try:
             if self.n_jobs in (None, 1) or not self._stacks(X, y, params):
                 self._in_process = self.n_jobs in (None, 1)
@@ -157,13 +159,15 @@ class StackedSearchMixin:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
 
     def _say_groups(self, formed: list[tuple[int, int]], total: int, reasons: Counter[str]) -> None:
-        """With ``verbose``: the stacks formed (fits and the distinct runs they share) and why others ran alone."""
-        if not self.verbose:
-            return
+        """Record in ``stacking_`` (and with ``verbose`` print) the stacks formed (fits and the distinct runs
+        they share) and why other fits ran one by one."""
         stacks = ", ".join(f"{fits} fits in {runs} runs" for fits, runs in sorted(formed, reverse=True))
-        print(f"Stacked training: {sum(fits for fits, _ in formed)} of {total} fits in {len(formed)} stack{'' if len(formed) == 1 else 's'}"
-              + (f" ({stacks})" if formed else "")
-              + ("" if not reasons else "; one by one: " + ", ".join(f"{n} x {r}" for r, n in reasons.items())))
+        said = (f"Stacked training: {sum(fits for fits, _ in formed)} of {total} fits in {len(formed)} "
+                f"stack{'' if len(formed) == 1 else 's'}" + (f" ({stacks})" if formed else "")
+                + ("" if not reasons else "; one by one: " + ", ".join(f"{n} x {r}" for r, n in reasons.items())))
+        self.stacking_ = said if not hasattr(self, "stacking_") else f"{self.stacking_}\n{said}"
+        if self.verbose:
+            print(said)
 
 
 def _repeatable_splits(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple[Any, Any]] | None:
@@ -245,8 +249,9 @@ _STACK_CONSTRAINTS = {"stack_size": [Interval(Integral, 1, None, closed="left"),
 class GridSearchCV(StackedSearchMixin, sk.GridSearchCV):
     """scikit-learn's ``GridSearchCV``; fits of an nnkit estimator that can be trained together are.
 
-    Same constructor, attributes and ``cv_results_`` as scikit-learn's, and two more arguments. With
-    ``verbose >= 1`` it prints the stacks formed and why other fits ran one by one.
+    Same constructor, attributes and ``cv_results_`` as scikit-learn's, two more arguments, and one more
+    attribute: ``stacking_``, a line per round of candidates saying which fits were trained in stacks and
+    why others ran one by one (printed as well with ``verbose >= 1``).
 
     Args:
         stack_size: The most distinct training runs in one stack (``None``: as many as ``stack_memory``

@@ -256,6 +256,8 @@ def search(run: Run, output_dir: str | None = None, progress: bool = True) -> Se
         finally:
             if shown is not None:
                 shown.close()
+        if progress and getattr(searcher, "stacking_", None):
+            print(searcher.stacking_)
         cv = searcher.cv_results_
         table = _table(cv, names)
         best = {names[k]: _plain(v) for k, v in searcher.best_params_.items()}

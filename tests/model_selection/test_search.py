@@ -68,6 +68,7 @@ def test_seed_grid_equals_scikit_learns_search(seed_like, capsys):
     np.testing.assert_array_equal(ours.best_estimator_.predict(x), theirs.best_estimator_.predict(x))
     # 200 rows in 3 folds train on 133 or 134 rows: one stack (the shorter folds take their last batch apart)
     assert "Stacked training: 27 of 27 fits in 1 stack (27 fits in 27 runs)" in said and "one by one" not in said
+    assert ours.stacking_ == "Stacked training: 27 of 27 fits in 1 stack (27 fits in 27 runs)"
 
 
 def test_sgd_with_momentum_and_several_batch_sizes(seed_like, capsys):

@@ -64,6 +64,7 @@ def test_a_search_shows_its_progress_over_candidates_and_folds(tmp_path, monkeyp
     found = search(prepare(config), output_dir=str(tmp_path / "run"))
     out = capsys.readouterr().out
     best = max(row["mean_test_score"] for row in found.table)
+    assert "Stacked training: 6 of 6 fits in 3 stacks" in out  # one per layer width
     if terminal:
         assert "Search" in out and "6/6" in out and f"best mean score {best:.4f}" in out
     else:
