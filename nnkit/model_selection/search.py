@@ -111,6 +111,7 @@ class StackedSearchMixin:
         reasons: Counter[str] = Counter()
         base = clone(self.estimator)
         groups: dict[tuple, list[tuple[tuple[int, int], Member]]] = defaultdict(list)
+        data: dict[tuple, tuple] = {}  # the members of a fold hold one copy of its rows
         for (c, candidate), (s, (train, _)) in product(enumerate(candidate_params), enumerate(splits)):
             try:
                 member = prepare(base, candidate, X, y, train)
@@ -120,6 +121,8 @@ class StackedSearchMixin:
             except Exception as exc:  # fitted one by one, where error_score handles it
                 reasons[f"{type(exc).__name__} while building"] += 1
                 continue
+            rows = data.setdefault(member.data_key, (member.x, member.y, member.sample_weight, member.validation))
+            member.x, member.y, member.sample_weight, member.validation = rows
             groups[member.key].append(((c, s), member))
         fitted: dict[tuple[int, int], Any] = {}
         formed = []
