@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import _safe_split
 from torch import Tensor, nn
 
@@ -29,7 +30,7 @@ from nnkit.models import preparation, steps
 from nnkit.models.sequential import Sequential
 from nnkit.optimizers import SGD, Adam
 from nnkit.regularizers import L1, L1L2, L2
-from nnkit.wrappers.base import _training_dtype, seeded, validate_data
+from nnkit.wrappers.base import _training_dtype, check_sample_weight, seeded, validate_data
 from nnkit.wrappers.building import output_units
 from nnkit.wrappers.keras_api import KerasWrapper
 
@@ -75,9 +76,10 @@ class Member:
     losses: dict[str, list[float]] = field(default_factory=dict)
 
 
-def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Member:
+def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any, sample_weight: Any = None) -> Member:
     """The fit of ``base`` (an nnkit estimator, or a ``Pipeline`` ending in one) with ``params`` on the
-    ``train`` rows of ``(X, y)``, built and seeded as its own ``fit`` would build it.
+    ``train`` rows of ``(X, y)`` (and of ``sample_weight``, given to the search's ``fit``), built and seeded
+    as its own ``fit`` would build it.
 
     Raises:
         Unsupported: the fit needs something the stacked trainer does not reproduce.
@@ -86,13 +88,19 @@ def prepare(base: Any, params: dict[str, Any], X: Any, y: Any, train: Any) -> Me
     X_train, y_train = _safe_split(fitted, X, y, train)
     estimator = fitted
     if isinstance(fitted, Pipeline):
+        if sample_weight is not None:
+            raise Unsupported("sample_weight with a Pipeline")
         estimator, X_train = _fit_earlier_steps(fitted, X_train, y_train)
     settings, early_stopping = _check_estimator(estimator)
     x, y_checked = validate_data(estimator, X_train, y_train, reset=True, dtype=_training_dtype(), allow_nd=True,
                                  multi_output=True, y_numeric=estimator._y_numeric)
     targets = estimator._targets_class.fit(y_checked, **estimator._target_options())
     encoded = targets.indices(y_checked)
-    weights = targets.sample_weights(encoded, estimator._class_weight())
+    # the wrapper's fit: the rows' own weights times their classes' weights
+    weights = None if sample_weight is None else check_sample_weight(_safe_indexing(sample_weight, train), len(x))
+    class_weights = targets.sample_weights(encoded, estimator._class_weight())
+    if class_weights is not None:
+        weights = class_weights if weights is None else weights * class_weights
     if weights is not None:
         targets.check_weighted(encoded, weights)
     epochs = settings["epochs"]

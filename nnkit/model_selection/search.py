@@ -35,6 +35,7 @@ from nnkit.model_selection.stacked import shared_runs, train_runs
 from nnkit.wrappers.keras_api import KerasWrapper
 
 _PATCH_LOCK = threading.RLock()
+_SPLIT_OR_WEIGHTS = {"groups", "sample_weight"}  # the fit parameters a stacked search takes
 _SCORED_BY = _search._fit_and_score  # scikit-learn's own fit-and-score, which scores the stacked fits too
 _KNOWS_CALLER = "caller" in signature(_SCORED_BY).parameters
 
@@ -63,14 +64,14 @@ class StackedSearchMixin:
 
     def _stacks(self, X: Any, y: Any, params: dict[str, Any]) -> bool:
         """Whether the estimator as given (its own parameters) would be trained in a stack."""
-        if set(params) - {"groups"} or not _KNOWS_CALLER:
+        if set(params) - _SPLIT_OR_WEIGHTS or not _KNOWS_CALLER:
             return False
         try:
             X, y, groups = indexable(X, y, params.get("groups"))
             cv = sk.check_cv(self.cv, y, classifier=is_classifier(self.estimator))
             train, _ = next(iter(cv.split(X, y, groups)))
             with _generators_kept():  # an unseeded build draws from the global generators
-                prepare(clone(self.estimator), {}, X, y, train)
+                prepare(clone(self.estimator), {}, X, y, train, params.get("sample_weight"))
         except Exception:  # unsupported, or an error the search itself will report
             return False
         return True
@@ -95,8 +96,8 @@ class StackedSearchMixin:
         last = self.estimator.steps[-1][1] if isinstance(self.estimator, Pipeline) else self.estimator
         if not isinstance(last, KerasWrapper):
             whole = f"the estimator is a {type(self.estimator).__name__}"
-        elif set(params) - {"groups"}:  # the groups only choose the folds
-            whole = f"fit parameters ({', '.join(sorted(set(params) - {'groups'}))})"
+        elif set(params) - _SPLIT_OR_WEIGHTS:  # groups choose the folds; sample weights are stacked
+            whole = f"fit parameters ({', '.join(sorted(set(params) - _SPLIT_OR_WEIGHTS))})"
         elif not self._in_process:
             whole = f"n_jobs={self.n_jobs} (fits run in worker processes)"
         elif not _KNOWS_CALLER:
@@ -114,7 +115,7 @@ class StackedSearchMixin:
         data: dict[tuple, tuple] = {}  # the members of a fold hold one copy of its rows
         for (c, candidate), (s, (train, _)) in product(enumerate(candidate_params), enumerate(splits)):
             try:
-                member = prepare(base, candidate, X, y, train)
+                member = prepare(base, candidate, X, y, train, params.get("sample_weight"))
             except Unsupported as reason:
                 reasons[str(reason)] += 1
                 continue

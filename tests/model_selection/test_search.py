@@ -120,14 +120,19 @@ def test_a_pipeline_ending_in_an_nnkit_estimator_is_stacked(seed_like, capsys):
     same_results(ours.cv_results_, sk.GridSearchCV(pipe, grid, cv=2).fit(x, y).cv_results_)
 
 
-def test_fit_parameters_fall_back(seed_like):
+def test_sample_weights_are_stacked_and_other_fit_parameters_fall_back(seed_like, capsys):
+    """sample_weight given to the search's fit weighs each fold's rows (times any class weights), as the
+    estimator's own fit weighs them; other fit parameters send the search down scikit-learn's path."""
     x, y = seed_like
     weights = np.linspace(0.5, 1.5, len(y))
-    grid = {"learning_rate": [0.01, 0.03]}
-    onehot = to_categorical(y, 4)
-    ours = GridSearchCV(seed_estimator(epochs=2), grid, cv=2).fit(x, onehot, sample_weight=weights)
-    theirs = sk.GridSearchCV(seed_estimator(epochs=2), grid, cv=2).fit(x, onehot, sample_weight=weights)
+    grid = {"learning_rate": [0.01, 0.03], "class_weight": [None, "balanced"]}
+    estimator = KerasClassifier(dropout_mlp, epochs=2, batch_size=16, random_state=0)
+    ours = GridSearchCV(estimator, grid, cv=2, verbose=1).fit(x, y, sample_weight=weights)
+    assert "Stacked training: 8 of 8 fits in 1 stack" in capsys.readouterr().out
+    theirs = sk.GridSearchCV(estimator, grid, cv=2).fit(x, y, sample_weight=weights)
     same_results(ours.cv_results_, theirs.cv_results_)
+    GridSearchCV(estimator, {"learning_rate": [0.01]}, cv=2, verbose=1).fit(x, y, epochs=1)
+    assert "one by one: 2 x fit parameters (epochs)" in capsys.readouterr().out
 
 
 def test_without_random_state_the_same_global_seed_gives_scikit_learns_results(seed_like):
