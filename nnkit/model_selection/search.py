@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from inspect import signature
 from itertools import product
 from numbers import Integral
@@ -53,28 +53,32 @@ class StackedSearchMixin:
         if hasattr(self, "stacking_"):
             del self.stacking_
         try:
-            if self.n_jobs in (None, 1) or not self._stacks(X, y, params):
-                self._in_process = self.n_jobs in (None, 1)
+            self._workers_because = None if self.n_jobs in (None, 1) else self._why_not_stacked(X, y, params)
+            if self._workers_because is not None:
                 return super().fit(X, y, **params)
-            self._in_process = True
-            with parallel_config(backend="sequential"):
+            with parallel_config(backend="sequential") if self.n_jobs not in (None, 1) else nullcontext():
                 return super().fit(X, y, **params)
         finally:
-            del self._stack_inputs, self._in_process
+            del self._stack_inputs, self._workers_because
 
-    def _stacks(self, X: Any, y: Any, params: dict[str, Any]) -> bool:
-        """Whether the estimator as given (its own parameters) would be trained in a stack."""
-        if set(params) - _SPLIT_OR_WEIGHTS or not _KNOWS_CALLER:
-            return False
+    def _why_not_stacked(self, X: Any, y: Any, params: dict[str, Any]) -> str | None:
+        """Why the estimator as given (its own parameters) would not be trained in a stack, or ``None``."""
+        if set(params) - _SPLIT_OR_WEIGHTS:
+            return f"fit parameters ({', '.join(sorted(set(params) - _SPLIT_OR_WEIGHTS))})"
+        if not _KNOWS_CALLER:
+            return "a scikit-learn without the caller of _fit_and_score (before 1.9)"
         try:
             X, y, groups = indexable(X, y, params.get("groups"))
             cv = sk.check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-            train, _ = next(iter(cv.split(X, y, groups)))
-            with _generators_kept():  # an unseeded build draws from the global generators
+            # a splitter or an unseeded build may draw from the global generators: scikit-learn's come first
+            with _generators_kept():
+                train, _ = next(iter(cv.split(X, y, groups)))
                 prepare(clone(self.estimator), {}, X, y, train, params.get("sample_weight"))
-        except Exception:  # unsupported, or an error the search itself will report
-            return False
-        return True
+        except Unsupported as reason:
+            return str(reason)
+        except Exception as exc:  # an error the search itself will report
+            return f"{type(exc).__name__} while building"
+        return None
 
     def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
         def evaluate(candidate_params: Any, cv: Any = None, more_results: Any = None, **kwargs: Any) -> Any:
@@ -98,8 +102,8 @@ class StackedSearchMixin:
             whole = f"the estimator is a {type(self.estimator).__name__}"
         elif set(params) - _SPLIT_OR_WEIGHTS:  # groups choose the folds; sample weights are stacked
             whole = f"fit parameters ({', '.join(sorted(set(params) - _SPLIT_OR_WEIGHTS))})"
-        elif not self._in_process:
-            whole = f"n_jobs={self.n_jobs} (fits run in worker processes)"
+        elif self._workers_because is not None:
+            whole = f"{self._workers_because} (with n_jobs={self.n_jobs} the fits run in worker processes)"
         elif not _KNOWS_CALLER:
             whole = "a scikit-learn without the caller of _fit_and_score (before 1.9)"
         X, y, groups = indexable(X, y, params.get("groups"))
@@ -175,9 +179,11 @@ class StackedSearchMixin:
 
 
 def _repeatable_splits(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple[Any, Any]] | None:
-    """The folds of ``cv``, or ``None`` when splitting again gives other folds (a shared random generator)."""
-    splits = list(cv.split(X, y, groups))
-    again = list(cv.split(X, y, groups))
+    """The folds of ``cv``, or ``None`` when splitting again gives other folds (a shared random generator,
+    which these probes leave as they found it: scikit-learn's own split draws what it would draw)."""
+    with _generators_kept():
+        splits = list(cv.split(X, y, groups))
+        again = list(cv.split(X, y, groups))
     same = len(again) == len(splits) and all(np.array_equal(a, b) for first, second in zip(splits, again)
                                              for a, b in zip(first, second))
     return splits if same else None

@@ -161,13 +161,19 @@ def test_the_seed_programs_grid_shares_runs_across_epochs(seed_like, capsys):
     assert ours.best_params_ == theirs.best_params_
 
 
-def test_folds_that_change_from_call_to_call_fall_back(seed_like, capsys):
-    """A splitter on a shared RandomState gives other folds each time scikit-learn splits: nothing is stacked."""
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_folds_that_change_from_call_to_call_fall_back(seed_like, capsys, n_jobs):
+    """A splitter on NumPy's global generator gives other folds each time it splits: nothing is stacked, and
+    the probes leave the generator as they found it, so scikit-learn's own split draws the same folds."""
     x, y = seed_like
-    cv = sk.KFold(2, shuffle=True, random_state=np.random.RandomState(0))
-    search = GridSearchCV(seed_estimator(epochs=1), {"learning_rate": [0.01, 0.03]}, cv=cv, verbose=1)
-    search.fit(x, to_categorical(y, 4))
+    onehot, grid = to_categorical(y, 4), {"learning_rate": [0.01, 0.03]}
+    np.random.seed(0)
+    ours = GridSearchCV(seed_estimator(epochs=1), grid, cv=sk.KFold(2, shuffle=True), n_jobs=n_jobs, verbose=1)
+    ours.fit(x, onehot)
     assert "0 of 4 fits in 0 stacks; one by one: 4 x the cv splits change from call to call" in capsys.readouterr().out
+    np.random.seed(0)
+    theirs = sk.GridSearchCV(seed_estimator(epochs=1), grid, cv=sk.KFold(2, shuffle=True), n_jobs=n_jobs)
+    same_results(ours.cv_results_, theirs.fit(x, onehot).cv_results_)
 
 
 def test_class_weights_are_per_member(seed_like, capsys):
@@ -338,4 +344,5 @@ def test_n_jobs_runs_a_stackable_search_in_this_process(seed_like, capsys):
     same_results(ours.cv_results_, theirs.cv_results_)
     estimator = KerasClassifier(layers=[Dense(8, activation="relu")], optimizer="rmsprop", epochs=1)
     GridSearchCV(estimator, {"batch_size": [16, 32]}, cv=2, n_jobs=2, verbose=1).fit(x, y)
-    assert "one by one: 4 x n_jobs=2 (fits run in worker processes)" in capsys.readouterr().out
+    assert "one by one: 4 x optimizer RMSprop (with n_jobs=2 the fits run in worker processes)" in (
+        capsys.readouterr().out)
