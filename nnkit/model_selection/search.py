@@ -10,7 +10,6 @@ the fits trained in a stack arrive already fitted, the others are fitted one by 
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 from collections import Counter, defaultdict
@@ -32,6 +31,7 @@ from sklearn.utils.validation import indexable
 
 from nnkit.model_selection.members import Member, Unsupported, estimated_bytes, finish, prepare
 from nnkit.model_selection.stacked import shared_runs, train_runs
+from nnkit.utils.seeding import generators_kept
 from nnkit.wrappers.keras_api import KerasWrapper
 
 _PATCH_LOCK = threading.RLock()
@@ -71,7 +71,7 @@ class StackedSearchMixin:
             X, y, groups = indexable(X, y, params.get("groups"))
             cv = sk.check_cv(self.cv, y, classifier=is_classifier(self.estimator))
             # a splitter or an unseeded build may draw from the global generators: scikit-learn's come first
-            with _generators_kept():
+            with generators_kept():
                 train, _ = next(iter(cv.split(X, y, groups)))
                 prepare(clone(self.estimator), {}, X, y, train, params.get("sample_weight"))
         except Unsupported as reason:
@@ -181,7 +181,7 @@ class StackedSearchMixin:
 def _repeatable_splits(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple[Any, Any]] | None:
     """The folds of ``cv``, or ``None`` when splitting again gives other folds (a shared random generator,
     which these probes leave as they found it: scikit-learn's own split draws what it would draw)."""
-    with _generators_kept():
+    with generators_kept():
         splits = list(cv.split(X, y, groups))
         again = list(cv.split(X, y, groups))
     same = len(again) == len(splits) and all(np.array_equal(a, b) for first, second in zip(splits, again)
@@ -222,19 +222,6 @@ class _ScoreFitted:
         if "fit_time" in result:
             result["fit_time"] = fit_time
         return result
-
-
-@contextmanager
-def _generators_kept() -> Any:
-    """Run the block, then put Python's, NumPy's and torch's global generators back as they were."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        try:
-            yield
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
 
 
 @contextmanager

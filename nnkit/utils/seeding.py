@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -26,3 +28,17 @@ def set_random_seed(seed: int) -> None:
 def _has_xpu() -> bool:
     xpu = getattr(torch, "xpu", None)
     return bool(xpu is not None and xpu.is_available())
+
+
+@contextmanager
+def generators_kept() -> Iterator[None]:
+    """Run the block, then put Python's, NumPy's and torch's global generators (every device's) back as
+    they were before it."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)

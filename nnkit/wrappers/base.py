@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -24,7 +22,7 @@ from nnkit.callbacks.callback import Callback
 from nnkit.errors import ConfigError, DataError
 from nnkit.models.sequential import Sequential
 from nnkit.registry import closest
-from nnkit.utils.seeding import set_random_seed
+from nnkit.utils.seeding import generators_kept, set_random_seed
 from nnkit.wrappers.building import output_units
 from nnkit.wrappers.inference import forward
 
@@ -65,15 +63,9 @@ def seeded(random_state: Any) -> Iterator[None]:
         yield
         return
     seed = _seed(random_state)
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
+    with generators_kept():
         set_random_seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(python_state)
-            np.random.set_state(numpy_state)
+        yield
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
