@@ -11,7 +11,6 @@ refused here with a reason, and that fit runs one by one.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +60,7 @@ class Member:
     loss: Any
     x: Tensor
     y: Tensor
-    sample_weight: Tensor | None  # from class_weight
+    sample_weight: Tensor | None  # the search's sample_weight times the class weights
     validation: tuple[Tensor, Tensor, Tensor | None] | None  # (x, y, weights) held out by validation_split
     generator: torch.Generator  # the global generator as the member's fit finds it
     shuffle: bool
@@ -333,10 +332,9 @@ def _config(loss: Any) -> Any:
     return get_config() if callable(get_config) else loss
 
 
-def estimated_bytes(member: Member, n_runs: int) -> int:
-    """Memory a stack of ``n_runs`` such members takes: weights, gradients and optimizer state (4 copies),
-    and a batch's activations and their gradients for every member."""
+def run_bytes(member: Member) -> int:
+    """Memory one run like ``member`` adds to a stack: weights, gradients and optimizer state (4 copies),
+    and a batch's activations and their gradients."""
     weights = sum(p.numel() for p in member.body.parameters())
     widths = sum(leaf.out_features for leaf in _leaves(member.body) if isinstance(leaf, nn.Linear))
-    per_run = 4 * weights + 4 * member.batch_size * (member.x[0].numel() + widths)
-    return math.ceil(n_runs * per_run * member.x.element_size())
+    return (4 * weights + 4 * member.batch_size * (member.x[0].numel() + widths)) * member.x.element_size()

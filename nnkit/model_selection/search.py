@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import indexable
 
-from nnkit.model_selection.members import Member, Unsupported, estimated_bytes, finish, prepare
+from nnkit.model_selection.members import Member, Unsupported, finish, prepare, run_bytes
 from nnkit.model_selection.stacked import shared_runs, train_runs
 from nnkit.utils.seeding import generators_kept
 from nnkit.wrappers.keras_api import KerasWrapper
@@ -63,10 +63,9 @@ class StackedSearchMixin:
 
     def _why_not_stacked(self, X: Any, y: Any, params: dict[str, Any]) -> str | None:
         """Why the estimator as given (its own parameters) would not be trained in a stack, or ``None``."""
-        if set(params) - _SPLIT_OR_WEIGHTS:
-            return f"fit parameters ({', '.join(sorted(set(params) - _SPLIT_OR_WEIGHTS))})"
-        if not _KNOWS_CALLER:
-            return "a scikit-learn without the caller of _fit_and_score (before 1.9)"
+        whole = _why_none_stacks(self.estimator, params)
+        if whole is not None:
+            return whole
         try:
             X, y, groups = indexable(X, y, params.get("groups"))
             cv = sk.check_cv(self.cv, y, classifier=is_classifier(self.estimator))
@@ -96,16 +95,9 @@ class StackedSearchMixin:
         """``{(candidate, split): (fitted estimator, fit time)}`` for the fits trained in stacks."""
         X, y, params = self._stack_inputs
         total = len(candidate_params) * self.n_splits_
-        whole = None
-        last = self.estimator.steps[-1][1] if isinstance(self.estimator, Pipeline) else self.estimator
-        if not isinstance(last, KerasWrapper):
-            whole = f"the estimator is a {type(self.estimator).__name__}"
-        elif set(params) - _SPLIT_OR_WEIGHTS:  # groups choose the folds; sample weights are stacked
-            whole = f"fit parameters ({', '.join(sorted(set(params) - _SPLIT_OR_WEIGHTS))})"
-        elif self._workers_because is not None:
+        whole = _why_none_stacks(self.estimator, params)
+        if whole is None and self._workers_because is not None:
             whole = f"{self._workers_because} (with n_jobs={self.n_jobs} the fits run in worker processes)"
-        elif not _KNOWS_CALLER:
-            whole = "a scikit-learn without the caller of _fit_and_score (before 1.9)"
         X, y, groups = indexable(X, y, params.get("groups"))
         splits = _repeatable_splits(cv, X, y, groups) if whole is None else []
         if splits is None:  # scikit-learn splits again: the stacked fits must train on its folds
@@ -137,20 +129,20 @@ class StackedSearchMixin:
                 continue
             members = [member for _, member in group]
             runs = shared_runs(members)
-            largest = max(1, min(self.stack_size or len(runs), self._memory() // estimated_bytes(members[0], 1)))
+            largest = max(1, min(self.stack_size or len(runs), self._memory() // run_bytes(members[0])))
             times: dict[int, float] = {}
             for start in range(0, len(runs), largest):
                 chunk = runs[start:start + largest]
+                n_fits = sum(len(run.members) for run in chunk)
                 began = time.time()
                 try:
                     train_runs(chunk)
                 except Exception as exc:  # e.g. a loss vmap cannot batch: these fits run one by one instead
-                    reasons[f"stacked training failed ({type(exc).__name__}: {exc})"] += sum(
-                        len(run.members) for run in chunk)
+                    reasons[f"stacked training failed ({type(exc).__name__}: {exc})"] += n_fits
                     continue
-                share = (time.time() - began) / sum(len(run.members) for run in chunk)
+                share = (time.time() - began) / n_fits
                 times.update((id(member), share) for run in chunk for member in run.members)
-                formed.append((sum(len(run.members) for run in chunk), len(chunk)))
+                formed.append((n_fits, len(chunk)))
             for where, member in group:
                 if id(member) in times:
                     fitted[where] = (finish(member), times[id(member)])
@@ -176,6 +168,18 @@ class StackedSearchMixin:
         self.stacking_ = said if not hasattr(self, "stacking_") else f"{self.stacking_}\n{said}"
         if self.verbose:
             print(said)
+
+
+def _why_none_stacks(estimator: Any, params: dict[str, Any]) -> str | None:
+    """Why no fit of a search of ``estimator`` fitted with ``params`` can be stacked, or ``None``."""
+    last = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    if not isinstance(last, KerasWrapper):
+        return f"the estimator is a {type(estimator).__name__}"
+    if set(params) - _SPLIT_OR_WEIGHTS:  # groups choose the folds; sample weights are stacked
+        return f"fit parameters ({', '.join(sorted(set(params) - _SPLIT_OR_WEIGHTS))})"
+    if not _KNOWS_CALLER:
+        return "a scikit-learn without the caller of _fit_and_score (before 1.9)"
+    return None
 
 
 def _repeatable_splits(cv: Any, X: Any, y: Any, groups: Any) -> list[tuple[Any, Any]] | None:
