@@ -153,31 +153,18 @@ def fingerprint(tensor: Tensor | None) -> Any:
     return tuple(tensor.shape), tensor.dtype, str(tensor.device), digest
 
 
-def dropout_masks(generator: torch.Generator, rows: int, widths: list[int], rates: list[float],
-                  device: torch.device) -> list[Tensor | None]:
-    """The masks ``nn.Dropout`` draws for one batch (``None`` for a rate of 0, which draws nothing)."""
-    masks: list[Tensor | None] = []
-    for width, rate in zip(widths, rates):
-        if rate == 0:
-            masks.append(None)
-            continue
-        # ATen's CPU dropout: an empty tensor filled by bernoulli_(1 - p), divided by 1 - p
-        masks.append(torch.empty((rows, width), device=device).bernoulli_(1 - rate, generator=generator)
-                     .div_(1 - rate))
-    return masks
-
-
 def _advance(n_rows: int, batch_size: int, epochs: int, shuffle: bool, widths: list[int], rates: list[float],
              device: torch.device) -> None:
     """Draw from the global generator what the fit draws (orders, masks), as a fit one by one leaves it."""
     if not shuffle and not any(rates):
         return
-    generator = torch.default_generator if device.type == "cpu" else torch.cuda.default_generators[device.index or 0]
     for _ in range(epochs):
         if shuffle:
             torch.randperm(n_rows, device=device)
         for start in range(0, n_rows, batch_size):
-            dropout_masks(generator, min(batch_size, n_rows - start), widths, rates, device)
+            for width, rate in zip(widths, rates):
+                if rate:  # nn.Dropout's draw (a rate of 0 draws nothing)
+                    torch.empty((min(batch_size, n_rows - start), width), device=device).bernoulli_(1 - rate)
 
 
 def _copy_of_global_generator(device: torch.device) -> torch.Generator:

@@ -127,10 +127,8 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
             elif type(op) is not nn.Identity:
                 h = op(h)
                 saved.append((type(op), h))
-        if network.cross_entropy == _BINARY:
-            losses, grad = _binary_cross_entropy(h, y)
-        else:
-            losses, grad = _cross_entropy(h, y, network.cross_entropy)
+        losses, log_probabilities = _plain_loss(h, y, network.cross_entropy)
+        grad = _plain_loss_gradient(h, y, network.cross_entropy, log_probabilities)
         grads: list[Tensor | None] = [None] * len(weights)
         for kind, *values in reversed(saved):
             if kind == _LINEAR:
@@ -156,28 +154,28 @@ def _by_hand(network: StackedNetwork, weights: Sequence[Tensor], x: Tensor, y: T
     return losses, grads
 
 
-def _cross_entropy(h: Tensor, y: Tensor, kind: str) -> tuple[Tensor, Tensor]:
-    """Each run's ``F.cross_entropy`` on its logits ``h`` (mean over rows), and the gradient autograd's backward
-    gives ``h`` for it."""
-    rows = h.shape[1]
+def _plain_loss(h: Tensor, y: Tensor, kind: str) -> tuple[Tensor, Tensor | None]:
+    """Each run's plain cross-entropy (as ``F.cross_entropy`` or ``F.binary_cross_entropy_with_logits`` in
+    training alone, a mean) on its logits ``h``, and the log-probabilities it took (softmax kinds)."""
+    if kind == _BINARY:
+        return F.binary_cross_entropy_with_logits(h, y, reduction="none").mean((1, 2)), None
     log_probabilities = torch.log_softmax(h, -1)
     picked = log_probabilities * y if kind == _PROBABILITIES else log_probabilities.gather(-1, y[..., None])
-    losses = -picked.sum((1, 2)) / rows
+    return -picked.sum((1, 2)) / h.shape[1], log_probabilities
+
+
+def _plain_loss_gradient(h: Tensor, y: Tensor, kind: str, log_probabilities: Tensor | None) -> Tensor:
+    """The gradient autograd's backward gives ``h`` for :func:`_plain_loss` in training alone."""
+    if kind == _BINARY:  # autograd's formula: (sigmoid(h) - y) * grad, divided by the number of values
+        return ((h.sigmoid() - y) * torch.ones((), dtype=h.dtype, device=h.device)) / (h.shape[1] * h.shape[2])
     # backward of -(sum) / rows: -(1 / rows) per run, spread over its batch
-    grad = -(torch.ones(h.shape[0], device=h.device, dtype=h.dtype) / rows)
+    grad = -(torch.ones(h.shape[0], device=h.device, dtype=h.dtype) / h.shape[1])
     if kind == _PROBABILITIES:  # times y (the product's backward)
         grad = grad[:, None, None].expand_as(h) * y
     else:  # nll_loss's backward: the value at each row's label, zeros elsewhere
         labels = y[..., None]
         grad = torch.zeros_like(h).scatter_(-1, labels, grad[:, None, None].expand_as(labels))
-    return losses, torch._log_softmax_backward_data(grad, log_probabilities, -1, h.dtype)
-
-
-def _binary_cross_entropy(h: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """Each run's ``F.binary_cross_entropy_with_logits`` (mean over its values) and its gradient, as autograd's
-    formula writes it: ``(sigmoid(h) - y) * grad``, divided by the number of values."""
-    losses = F.binary_cross_entropy_with_logits(h, y, reduction="none").mean((1, 2))
-    return losses, ((h.sigmoid() - y) * torch.ones((), dtype=h.dtype, device=h.device)) / (h.shape[1] * h.shape[2])
+    return torch._log_softmax_backward_data(grad, log_probabilities, -1, h.dtype)
 
 
 def _plain_cross_entropy(loss: Any, weighted: bool, targets: Tensor) -> str | None:
@@ -197,13 +195,9 @@ def _plain_cross_entropy(loss: Any, weighted: bool, targets: Tensor) -> str | No
 
 def _batched_loss(loss: Any, weighted: bool, cross_entropy: str | None) -> Any:
     """Each run's loss over a stack of batches: ``vmap`` of the loss, or for plain cross-entropy the same
-    arithmetic as ``F.cross_entropy``, per run, without vmap's overhead."""
-    if cross_entropy == _PROBABILITIES:  # -(log_softmax(x) * y).sum() / rows
-        return lambda y, y_pred: -(torch.log_softmax(y_pred, -1) * y).sum((1, 2)) / y_pred.shape[1]
-    if cross_entropy == _LABELS:  # nll_loss of log_softmax: minus the mean log-probability of the labels
-        return lambda y, y_pred: -torch.log_softmax(y_pred, -1).gather(-1, y[..., None]).sum((1, 2)) / y_pred.shape[1]
-    if cross_entropy == _BINARY:
-        return lambda y, y_pred: F.binary_cross_entropy_with_logits(y_pred, y, reduction="none").mean((1, 2))
+    arithmetic per run, without vmap's overhead."""
+    if cross_entropy is not None:
+        return lambda y, y_pred: _plain_loss(y_pred, y, cross_entropy)[0]
     if weighted:
         return vmap(lambda y, y_pred, w: loss(y, y_pred, w))
     return vmap(lambda y, y_pred: loss(y, y_pred, None))
