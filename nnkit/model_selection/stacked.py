@@ -66,7 +66,7 @@ class _Stack:
     def __init__(self, runs: Sequence[_Run]) -> None:
         self.runs = list(runs)
         first = self.runs[0].members[0]
-        self.first, self.body, self.loss = first, first.body, first.loss
+        self.first = first
         self.device = first.x.device
         params = [list(run.members[0].body.parameters()) for run in self.runs]
         # every run's weights in one row of a flat tensor (one optimizer op per step covers them all), seen
@@ -74,7 +74,7 @@ class _Stack:
         self.shapes = [tuple(p.shape) for p in params[0]]
         self.flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in run]) for run in params])
         self.weights = _views(self.flat, self.shapes)
-        self.widths = dropout_widths(self.body)
+        self.widths = dropout_widths(first.body)
         self.rates = [run.members[0].rates for run in self.runs]
         self.x, self.y, self.w, self.x_at = _shared([run.members[0] for run in self.runs])
         self.rows = [run.members[0].x.shape[0] for run in self.runs]
@@ -87,7 +87,7 @@ class _Stack:
         # zero factor would add exact zeros to the loss and the gradients)
         self.kinds = [(bool(self.factors[:, k, 0].any()), bool(self.factors[:, k, 1].any()))
                       for k in range(len(self.penalized))]
-        self.network = StackedNetwork(self.body, self.loss, self.w is not None, self.penalized, self.kinds,
+        self.network = StackedNetwork(first.body, first.loss, self.w is not None, self.penalized, self.kinds,
                                       first.y)
         settings = np.array([run.members[0].optimizer for run in self.runs], dtype=np.float64)
         kind = first.key[0]
